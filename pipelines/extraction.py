@@ -1,0 +1,324 @@
+"""Decoded HTML to the parts of an article page: title, body lines, date line, source, section, notice.
+
+The page is read the way a browser shows it, as a list of visible lines; the site profile locates the
+header and footer lines around the article, and trafilatura judges which lines inside are main text.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from .dates import PartialDate, SourceLine, parse_date, parse_source_line
+from .encoding import PageSkipped
+from .profiles import SiteProfile
+
+__all__ = ["Line", "PageParts", "visible_lines", "extract_parts", "parse_html"]
+
+# Elements that start a new block (a new line) in a browser's rendering.
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption center dd div dl dt fieldset figcaption figure "
+    "footer form h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section table tbody tfoot "
+    "thead tr td th ul".split()
+)
+# Elements whose text is never shown as page text.
+HIDDEN_TAGS = frozenset(
+    "script style noscript template head title select option textarea button iframe object embed "
+    "svg map area applet".split()
+)
+# Inline elements that mark a line as displayed emphasised (headlines on hand-made pages).
+EMPHASIS_TAGS = frozenset("b strong font big h1 h2 h3 h4 h5 h6 center u".split())
+HEADING_TAGS = ("h1", "h2", "h3")
+
+_XML_PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?:;,»”\"]$")
+# A listing page is mostly link text.
+LISTING_LINK_SHARE = 0.6
+SECTION_MAX_CHARS = 100
+
+
+@dataclass
+class Line:
+    """One visible line: text with whitespace collapsed, the block it belongs to, how it looks."""
+
+    text: str
+    block: int
+    emphasised: bool = False
+    link_chars: int = 0
+
+
+@dataclass
+class PageParts:
+    title: str | None
+    body: list[str]
+    date_line: str | None = None
+    document_date: PartialDate | None = None
+    source: SourceLine | None = None
+    section: str | None = None
+    notice: str | None = None
+    published_date: PartialDate | None = None
+    link_share: float = 0.0
+    dropped_by_trafilatura: list[str] = field(default_factory=list)
+
+
+def parse_html(text: str) -> lxml.html.HtmlElement:
+    """Parse decoded HTML; ``PageSkipped("unparsable")`` when lxml finds no document in it."""
+    text = _XML_PROLOG.sub("", text, count=1)
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise PageSkipped("unparsable", str(exc)) from exc
+    if tree is None:
+        raise PageSkipped("unparsable")
+    return tree
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+class _Linearizer:
+    """Walks a tree in document order and cuts its visible text into lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[Line] = []
+        self.block = 0
+        self._parts: list[tuple[str, bool, bool]] = []  # (text, emphasised, in_link)
+
+    def add(self, text: str | None, emphasised: bool, in_link: bool) -> None:
+        if text:
+            self._parts.append((text, emphasised, in_link))
+
+    def break_line(self) -> None:
+        text = _collapse("".join(t for t, _, _ in self._parts))
+        if text:
+            visible = [(t, e) for t, e, _ in self._parts if t.strip()]
+            self.lines.append(
+                Line(
+                    text=text,
+                    block=self.block,
+                    emphasised=all(e for _, e in visible),
+                    link_chars=sum(len(_collapse(t)) for t, _, link in self._parts if link),
+                )
+            )
+        self._parts = []
+
+    def break_block(self) -> None:
+        self.break_line()
+        self.block += 1
+
+    def walk(self, element: etree._Element, emphasised: bool = False, in_link: bool = False) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        tag = tag.lower()
+        if not tag or tag in HIDDEN_TAGS:
+            return  # comments, processing instructions, hidden elements (their tail is handled by the parent)
+        if tag == "br":
+            self.break_line()
+            return
+        if tag == "pre":
+            self.break_block()
+            self._pre(element.text_content(), emphasised)
+            self.break_block()
+            return
+        is_block = tag in BLOCK_TAGS
+        if is_block:
+            self.break_block()
+        emphasised = emphasised or tag in EMPHASIS_TAGS
+        in_link = in_link or (tag == "a" and element.get("href") is not None)
+        self.add(element.text, emphasised, in_link)
+        for child in element:
+            self.walk(child, emphasised, in_link)
+            self.add(child.tail, emphasised, in_link)
+        if is_block:
+            self.break_block()
+
+    def _pre(self, text: str, emphasised: bool) -> None:
+        # Text pasted from e-mail: hard-wrapped lines, paragraphs separated by blank lines.
+        for paragraph in re.split(r"\n\s*\n", text):
+            self.add(paragraph, emphasised, False)
+            self.break_block()
+
+
+def visible_lines(tree: lxml.html.HtmlElement) -> list[Line]:
+    """The page's visible text as lines, in reading order."""
+    linearizer = _Linearizer()
+    body = tree.find("body")
+    linearizer.walk(body if body is not None else tree)
+    linearizer.break_block()
+    return linearizer.lines
+
+
+def _html_title(tree: lxml.html.HtmlElement, profile: SiteProfile) -> str | None:
+    node = tree.find(".//title")
+    if node is None:
+        return None
+    title = _collapse(node.text_content())
+    for prefix in profile.title_prefixes:
+        if title.startswith(prefix):
+            title = title[len(prefix):].strip()
+    return title or None
+
+
+def _matches(patterns, text: str) -> re.Match | None:
+    for pattern in patterns:
+        match = pattern.fullmatch(text)
+        if match:
+            return match
+    return None
+
+
+def _is_header(line: str, profile: SiteProfile) -> bool:
+    if _matches(profile.header_lines, line):
+        return True
+    return bool(profile.language_links and profile.language_links.fullmatch(line))
+
+
+def _locate_head(lines: list[Line], profile: SiteProfile) -> tuple[int, str | None, PartialDate | None]:
+    """Skip the header, language links and date line; return where the headline starts."""
+    date_line: str | None = None
+    document_date: PartialDate | None = None
+    i = 0
+    while i < len(lines):
+        text = lines[i].text
+        if _is_header(text, profile):
+            i += 1
+            continue
+        if date_line is None:
+            when = parse_date(text)
+            if when is not None and when.year is not None:
+                date_line, document_date = text, when
+                i += 1
+                continue
+        break
+    return i, date_line, document_date
+
+
+def _title_from(lines: list[Line], start: int) -> tuple[str | None, int]:
+    """The headline at ``start``; an emphasised headline broken with <br> is joined into one."""
+    if start >= len(lines):
+        return None, start
+    first = lines[start]
+    parts, end = [first.text], start + 1
+    if first.emphasised:
+        while end < len(lines) and lines[end].block == first.block and lines[end].emphasised:
+            parts.append(lines[end].text)
+            end += 1
+    return " ".join(parts), end
+
+
+def _heading_title(tree: lxml.html.HtmlElement, profile: SiteProfile) -> str | None:
+    for tag in HEADING_TAGS:
+        node = tree.find(f".//body//{tag}")
+        if node is not None:
+            text = _collapse(node.text_content())
+            if text:
+                return text
+    return _html_title(tree, profile)
+
+
+def _locate_tail(lines: list[Line], start: int, profile: SiteProfile):
+    """Walk back over notice, section, link rows and source line; return where the body ends."""
+    notice_match: re.Match | None = None
+    section: str | None = None
+    source: SourceLine | None = None
+    k = len(lines) - 1
+    while k >= start:
+        text = lines[k].text
+        if notice_match is None and (match := _matches(profile.notice, text)):
+            notice_match = match
+            k -= 1
+            if profile.section_rule == "line_before_notice" and k > start:
+                candidate = lines[k].text
+                before = lines[k - 1].text
+                if (
+                    len(candidate) <= SECTION_MAX_CHARS
+                    and not _SENTENCE_END.search(candidate)
+                    and not _matches(profile.footer_lines, candidate)
+                    and parse_source_line(candidate) is None
+                    and (_matches(profile.footer_lines, before) or parse_source_line(before) is not None)
+                ):
+                    section = candidate
+                    k -= 1
+            continue
+        if _matches(profile.footer_lines, text):
+            k -= 1
+            continue
+        if source is None and profile.source_line:
+            parsed = parse_source_line(text)
+            if parsed is not None and parsed.raw == text:
+                source = parsed
+                k -= 1
+                continue
+        break
+    return k + 1, notice_match, section, source
+
+
+def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
+    return trafilatura.extract(
+        copy.deepcopy(tree),
+        url=url,
+        favor_recall=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+        with_metadata=False,
+    )
+
+
+def extract_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None = None) -> PageParts:
+    """Locate an article's parts in a parsed page using the site profile and trafilatura."""
+    lines = visible_lines(tree)
+    if profile.title_rule == "first_line_after_header":
+        start, date_line, document_date = _locate_head(lines, profile)
+        title, body_start = _title_from(lines, start)
+    else:
+        date_line, document_date = None, None
+        title, body_start = _heading_title(tree, profile), 0
+        if title and body_start < len(lines) and lines[0].text == title:
+            body_start = 1
+    body_end, notice_match, section, source = _locate_tail(lines, body_start, profile)
+    region = lines[body_start:body_end]
+
+    chars = sum(len(line.text) for line in region) or 1
+    link_share = sum(line.link_chars for line in region) / chars
+
+    body, dropped = _keep_main_text(region, tree, url)
+    published = None
+    notice = None
+    if notice_match is not None:
+        notice = notice_match.group(0)
+        published = parse_date(notice_match.group("date")) if "date" in notice_match.re.groupindex else None
+    return PageParts(
+        title=title,
+        body=body,
+        date_line=date_line,
+        document_date=document_date,
+        source=source,
+        section=section,
+        notice=notice,
+        published_date=published,
+        link_share=link_share,
+        dropped_by_trafilatura=dropped,
+    )
+
+
+def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | None) -> tuple[list[str], list[str]]:
+    """Keep the region's lines that trafilatura also judges to be main text.
+
+    When trafilatura finds nothing (very short pages) the located region stands on its own.
+    """
+    if not region:
+        return [], []
+    main = _trafilatura_text(tree, url)
+    if not main:
+        return [line.text for line in region], []
+    main_text = _collapse(main)
+    kept, dropped = [], []
+    for line in region:
+        (kept if line.text in main_text else dropped).append(line.text)
+    return kept, dropped

@@ -1,0 +1,98 @@
+"""Site profiles: declarative TOML files in ``pipelines/profiles/``, one per archive.
+
+Adding an archive means adding a profile; the code below only loads and compiles them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["SiteProfile", "load_profile", "profile_for_url", "available_profiles"]
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+GENERIC = "generic"
+
+
+def _compile_all(patterns: list[str]) -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class SiteProfile:
+    name: str
+    hosts: tuple[str, ...] = ()
+    canonical_host: str | None = None
+    canonical_scheme: str | None = None
+    default_start_url: str | None = None
+    static_pages: bool = False
+    directory_index: tuple[str, ...] = ()
+    listing_paths: tuple[re.Pattern, ...] = ()
+    languages: tuple[str, ...] | None = None
+    title_rule: str = "heading_or_title"
+    title_prefixes: tuple[str, ...] = ()
+    header_lines: tuple[re.Pattern, ...] = ()
+    language_links: re.Pattern | None = None
+    footer_lines: tuple[re.Pattern, ...] = ()
+    notice: tuple[re.Pattern, ...] = ()
+    section_rule: str = "none"
+    source_line: bool = True
+    path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_toml(cls, path: Path) -> SiteProfile:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        title, header, footer = data.get("title", {}), data.get("header", {}), data.get("footer", {})
+        links = header.get("language_links")
+        return cls(
+            name=data["name"],
+            hosts=tuple(h.lower() for h in data.get("hosts", [])),
+            canonical_host=data.get("canonical_host"),
+            canonical_scheme=data.get("canonical_scheme"),
+            default_start_url=data.get("default_start_url"),
+            static_pages=bool(data.get("static_pages", False)),
+            directory_index=tuple(data.get("directory_index", [])),
+            listing_paths=_compile_all(data.get("listing_paths", [])),
+            languages=tuple(data["languages"]) if data.get("languages") else None,
+            title_rule=title.get("rule", "heading_or_title"),
+            title_prefixes=tuple(title.get("strip_prefixes", [])),
+            header_lines=_compile_all(header.get("lines", [])),
+            language_links=re.compile(links) if links else None,
+            footer_lines=_compile_all(footer.get("lines", [])),
+            notice=_compile_all(footer.get("notice", [])),
+            section_rule=footer.get("section", "none"),
+            source_line=bool(footer.get("source_line", True)),
+            path=path,
+        )
+
+    def serves(self, host: str) -> bool:
+        return host.lower() in self.hosts
+
+    def is_listing_path(self, path: str) -> bool:
+        return any(p.search(path) for p in self.listing_paths)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+@cache
+def load_profile(name: str) -> SiteProfile:
+    path = PROFILE_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ValueError(f"no site profile named {name!r}; known: {', '.join(available_profiles())}")
+    return SiteProfile.from_toml(path)
+
+
+def profile_for_url(url: str) -> SiteProfile:
+    """The profile whose hosts include the URL's host, else the generic profile."""
+    host = (urlsplit(url).hostname or "").lower()
+    for name in available_profiles():
+        profile = load_profile(name)
+        if profile.serves(host):
+            return profile
+    return load_profile(GENERIC)

@@ -1,0 +1,94 @@
+"""One function from (bytes, url, headers, site profile) to a schema-1 record.
+
+The crawl, ``archive-crawler extract`` and any later re-processing all call ``build_record``; it
+keeps no state between calls, so it can run in a process pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from .encoding import PageSkipped, decode_html
+from .extraction import extract_parts, parse_html
+from .language import detect_language
+from .dates import parse_dateline
+from .profiles import SiteProfile, profile_for_url
+from .urls import canonical_url
+
+__all__ = ["SCHEMA_VERSION", "RECORD_FIELDS", "PageSkipped", "build_record", "utc_timestamp"]
+
+SCHEMA_VERSION = "1"
+RECORD_FIELDS = (
+    "schema_version",
+    "url",
+    "canonical_url",
+    "site",
+    "title",
+    "text",
+    "language",
+    "section",
+    "document_date",
+    "published_date",
+    "source",
+    "dateline",
+    "fetched_at",
+    "content_sha256",
+)
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    moment = (moment or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _content_type(headers: Mapping[str, str] | None) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "content-type":
+            return value
+    return None
+
+
+def build_record(
+    body: bytes,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    profile: SiteProfile | None = None,
+    fetched_at: datetime | None = None,
+) -> dict:
+    """Turn a fetched page into a record, or raise ``PageSkipped`` saying why it gives none."""
+    profile = profile or profile_for_url(url)
+    if profile.is_listing_path(urlsplit(url).path):
+        raise PageSkipped("listing_page")
+    page = decode_html(body, _content_type(headers))
+    parts = extract_parts(parse_html(page.text), profile, url)
+    if parts.link_share > 0.6:
+        raise PageSkipped("listing_page", f"{parts.link_share:.0%} of the text is links")
+    text = "\n".join(parts.body)
+    if not text.strip():
+        raise PageSkipped("no_text")
+    if not parts.title:
+        raise PageSkipped("no_title")
+
+    # A year-less wire dateline takes its year from the page's own source line, else its date line.
+    reference = (parts.source.date if parts.source else None) or parts.document_date
+    dateline = parse_dateline(parts.body[0], reference)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "url": url,
+        "canonical_url": canonical_url(url, profile),
+        "site": profile.name if profile.hosts else (urlsplit(url).hostname or ""),
+        "title": parts.title,
+        "text": text,
+        "language": detect_language(text, profile.languages),
+        "section": parts.section,
+        "document_date": parts.document_date.iso() if parts.document_date else None,
+        "published_date": parts.published_date.iso() if parts.published_date else None,
+        "source": parts.source.as_record() if parts.source else None,
+        "dateline": dateline.as_record() if dateline else None,
+        "fetched_at": utc_timestamp(fetched_at),
+        "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    }

@@ -1,0 +1,45 @@
+"""Canonical URLs: one spelling per page, so that a page reached several ways is one record."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+from .profiles import SiteProfile
+
+__all__ = ["canonical_url", "site_key"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_url(url: str, profile: SiteProfile) -> str:
+    """Fold the profile's host aliases and scheme, drop the fragment, the default port, a static
+    page's query string and a trailing directory-index file name."""
+    # w3lib sorts query arguments, normalises percent-escapes and drops the fragment.
+    parts = urlsplit(canonicalize_url(url, keep_fragments=False))
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if profile.serves(host):
+        host = profile.canonical_host or host
+        scheme = profile.canonical_scheme or scheme
+        port = None
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    path = parts.path or "/"
+    head, _, last = path.rpartition("/")
+    if last in profile.directory_index:
+        path = head + "/"
+    query = "" if profile.static_pages else parts.query
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def site_key(url: str, profile: SiteProfile) -> str:
+    """The host a crawl stays on: aliases of a profiled site count as one host."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if profile.serves(host):
+        return profile.name
+    port = parts.port
+    scheme = parts.scheme.lower()
+    return host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
