@@ -16,27 +16,11 @@ from .extraction import extract_parts, parse_html
 from .language import detect_language
 from .dates import parse_dateline
 from .profiles import SiteProfile, profile_for_url
+from .schema import RECORD_FIELDS, SCHEMA_VERSION
 from .urls import canonical_url
 
 __all__ = ["SCHEMA_VERSION", "RECORD_FIELDS", "PageSkipped", "build_record", "utc_timestamp"]
 
-SCHEMA_VERSION = "1"
-RECORD_FIELDS = (
-    "schema_version",
-    "url",
-    "canonical_url",
-    "site",
-    "title",
-    "text",
-    "language",
-    "section",
-    "document_date",
-    "published_date",
-    "source",
-    "dateline",
-    "fetched_at",
-    "content_sha256",
-)
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:

@@ -1,0 +1,58 @@
+"""Scrapy settings for archive-crawler: polite by default, every value overridable with -s."""
+
+from pipelines.schema import RECORD_FIELDS
+
+BOT_NAME = "archive-crawler"
+PROJECT_VERSION = "0.1.0"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+# Our `crawl` command: exits non-zero when the crawl failed (see crawler/commands/crawl.py).
+COMMANDS_MODULE = "crawler.commands"
+
+# Who is crawling: the User-Agent names the project and the operator's contact URL.
+# Set CONTACT_URL for real crawls (e.g. -s CONTACT_URL=https://example.org/contact).
+CONTACT_URL = ""
+# USER_AGENT is built from BOT_NAME, PROJECT_VERSION and CONTACT_URL when left unset
+# (crawler/spiders/base.py); setting it explicitly wins.
+
+# Politeness: robots.txt, one request at a time per host, a delay that AutoThrottle adapts.
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 2.0
+DOWNLOAD_DELAY_JITTER = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_TIMES = 2
+COOKIES_ENABLED = False
+
+# No remote code execution endpoints on a crawler that runs unattended.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# The same page reached by several URLs is requested once: fingerprints use the canonical URL.
+REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
+
+ITEM_PIPELINES = {
+    "pipelines.scrapy_pipelines.DeduplicatePipeline": 100,
+    "pipelines.scrapy_pipelines.RecordStatsPipeline": 900,
+}
+EXTENSIONS = {
+    "crawler.extensions.CrawlOutcome": 500,
+}
+
+# Output: UTF-8 JSON Lines in schema field order, each line written whole as soon as it exists.
+FEED_EXPORT_ENCODING = "utf-8"
+FEED_EXPORT_FIELDS = list(RECORD_FIELDS)
+FEED_STORE_EMPTY = True
+FEED_STORAGES = {
+    "": "crawler.feedstorage.DurableFileFeedStorage",
+    "file": "crawler.feedstorage.DurableFileFeedStorage",
+}
+
+LOG_LEVEL = "INFO"
