@@ -273,15 +273,17 @@ def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None) -> str | Non
 def extract_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None = None) -> PageParts:
     """Locate an article's parts in a parsed page using the site profile and trafilatura."""
     lines = visible_lines(tree)
+    # The footer first: a page with no article must not offer its link row as a headline.
+    body_end, notice_match, section, source = _locate_tail(lines, 0, profile)
+    lines = lines[:body_end]
     if profile.title_rule == "first_line_after_header":
         start, date_line, document_date = _locate_head(lines, profile)
         title, body_start = _title_from(lines, start)
     else:
         date_line, document_date = None, None
         title, body_start = _heading_title(tree, profile), 0
-        if title and body_start < len(lines) and lines[0].text == title:
+        if title and lines and lines[0].text == title:
             body_start = 1
-    body_end, notice_match, section, source = _locate_tail(lines, body_start, profile)
     region = lines[body_start:body_end]
 
     chars = sum(len(line.text) for line in region) or 1
