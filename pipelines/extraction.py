@@ -24,8 +24,10 @@ __all__ = ["Line", "PageParts", "visible_lines", "extract_parts", "parse_html"]
 BLOCK_TAGS = frozenset(
     "address article aside blockquote body caption center dd div dl dt fieldset figcaption figure "
     "footer form h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section table tbody tfoot "
-    "thead tr td th ul".split()
+    "thead tr ul".split()
 )
+# Table cells sit side by side on one line, as a browser shows a row of links.
+CELL_TAGS = frozenset(("td", "th"))
 # Elements whose text is never shown as page text.
 HIDDEN_TAGS = frozenset(
     "script style noscript template head title select option textarea button iframe object embed "
@@ -40,6 +42,8 @@ _SENTENCE_END = re.compile(r"[.!?:;,»”\"]$")
 # A listing page is mostly link text.
 LISTING_LINK_SHARE = 0.6
 SECTION_MAX_CHARS = 100
+# Header and footer lines are short; longer lines are never tested against them.
+PIECE_LINE_MAX_CHARS = 200
 
 
 @dataclass
@@ -128,6 +132,8 @@ class _Linearizer:
         is_block = tag in BLOCK_TAGS
         if is_block:
             self.break_block()
+        elif tag in CELL_TAGS:
+            self.add(" ", emphasised, in_link)
         emphasised = emphasised or tag in EMPHASIS_TAGS
         in_link = in_link or (tag == "a" and element.get("href") is not None)
         self.add(element.text, emphasised, in_link)
@@ -172,10 +178,18 @@ def _matches(patterns, text: str) -> re.Match | None:
     return None
 
 
+def _is_piece_line(pattern: re.Pattern | None, line: str) -> bool:
+    return pattern is not None and len(line) <= PIECE_LINE_MAX_CHARS and pattern.fullmatch(line) is not None
+
+
 def _is_header(line: str, profile: SiteProfile) -> bool:
-    if _matches(profile.header_lines, line):
+    if _is_piece_line(profile.header_line, line):
         return True
     return bool(profile.language_links and profile.language_links.fullmatch(line))
+
+
+def _is_footer(line: str, profile: SiteProfile) -> bool:
+    return _is_piece_line(profile.footer_line, line)
 
 
 def _locate_head(lines: list[Line], profile: SiteProfile) -> tuple[int, str | None, PartialDate | None]:
@@ -221,31 +235,33 @@ def _heading_title(tree: lxml.html.HtmlElement, profile: SiteProfile) -> str | N
     return _html_title(tree, profile)
 
 
-def _locate_tail(lines: list[Line], start: int, profile: SiteProfile):
+def _is_section(candidate: str, before: str, profile: SiteProfile) -> bool:
+    """A dossier name: a short label right after the footer's link row or the source line."""
+    return (
+        len(candidate) <= SECTION_MAX_CHARS
+        and not _SENTENCE_END.search(candidate)
+        and not _is_footer(candidate, profile)
+        and parse_source_line(candidate) is None
+        and (_is_footer(before, profile) or parse_source_line(before) is not None)
+    )
+
+
+def _locate_tail(lines: list[Line], profile: SiteProfile):
     """Walk back over notice, section, link rows and source line; return where the body ends."""
-    notice_match: re.Match | None = None
-    section: str | None = None
-    source: SourceLine | None = None
     k = len(lines) - 1
-    while k >= start:
+    while k >= 0 and _is_footer(lines[k].text, profile):
+        k -= 1
+    notice_match = _matches(profile.notice, lines[k].text) if k >= 0 else None
+    if notice_match:
+        k -= 1
+    section: str | None = None
+    if profile.section_rule == "after_link_row" and k >= 1 and _is_section(lines[k].text, lines[k - 1].text, profile):
+        section = lines[k].text
+        k -= 1
+    source: SourceLine | None = None
+    while k >= 0:
         text = lines[k].text
-        if notice_match is None and (match := _matches(profile.notice, text)):
-            notice_match = match
-            k -= 1
-            if profile.section_rule == "line_before_notice" and k > start:
-                candidate = lines[k].text
-                before = lines[k - 1].text
-                if (
-                    len(candidate) <= SECTION_MAX_CHARS
-                    and not _SENTENCE_END.search(candidate)
-                    and not _matches(profile.footer_lines, candidate)
-                    and parse_source_line(candidate) is None
-                    and (_matches(profile.footer_lines, before) or parse_source_line(before) is not None)
-                ):
-                    section = candidate
-                    k -= 1
-            continue
-        if _matches(profile.footer_lines, text):
+        if _is_footer(text, profile):
             k -= 1
             continue
         if source is None and profile.source_line:
@@ -274,7 +290,7 @@ def extract_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | 
     """Locate an article's parts in a parsed page using the site profile and trafilatura."""
     lines = visible_lines(tree)
     # The footer first: a page with no article must not offer its link row as a headline.
-    body_end, notice_match, section, source = _locate_tail(lines, 0, profile)
+    body_end, notice_match, section, source = _locate_tail(lines, profile)
     lines = lines[:body_end]
     if profile.title_rule == "first_line_after_header":
         start, date_line, document_date = _locate_head(lines, profile)

@@ -22,6 +22,14 @@ def _compile_all(patterns: list[str]) -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
+def _pieces_line(pieces: list[str]) -> re.Pattern | None:
+    """A line made only of these pieces, separated by spaces or "|" (a header or a link row)."""
+    if not pieces:
+        return None
+    piece = "|".join(f"(?:{p})" for p in pieces)
+    return re.compile(rf"(?:{piece})(?:\s*\|?\s*(?:{piece}))*\s*\|?")
+
+
 @dataclass(frozen=True)
 class SiteProfile:
     name: str
@@ -35,9 +43,9 @@ class SiteProfile:
     languages: tuple[str, ...] | None = None
     title_rule: str = "heading_or_title"
     title_prefixes: tuple[str, ...] = ()
-    header_lines: tuple[re.Pattern, ...] = ()
+    header_line: re.Pattern | None = None
     language_links: re.Pattern | None = None
-    footer_lines: tuple[re.Pattern, ...] = ()
+    footer_line: re.Pattern | None = None
     notice: tuple[re.Pattern, ...] = ()
     section_rule: str = "none"
     source_line: bool = True
@@ -60,9 +68,9 @@ class SiteProfile:
             languages=tuple(data["languages"]) if data.get("languages") else None,
             title_rule=title.get("rule", "heading_or_title"),
             title_prefixes=tuple(title.get("strip_prefixes", [])),
-            header_lines=_compile_all(header.get("lines", [])),
+            header_line=_pieces_line(header.get("lines", [])),
             language_links=re.compile(links) if links else None,
-            footer_lines=_compile_all(footer.get("lines", [])),
+            footer_line=_pieces_line(footer.get("lines", [])),
             notice=_compile_all(footer.get("notice", [])),
             section_rule=footer.get("section", "none"),
             source_line=bool(footer.get("source_line", True)),
