@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+MUC3 ?= ../shared/data/muc3/dev.tsv
 
-.PHONY: demo test install clean
+.PHONY: demo test bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m crawler.demo --out out/demo.jsonl
+
+# Benchmarks compare with other libraries (extra "bench"); data sets come from ../shared.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/datelines.py $(MUC3)
 
 clean:
 	rm -rf $(VENV) out state

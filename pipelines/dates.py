@@ -19,6 +19,7 @@ __all__ = [
     "SourceLine",
     "Dateline",
     "parse_date",
+    "parse_date_line",
     "parse_source_line",
     "parse_dateline",
     "parse_line",
@@ -192,19 +193,29 @@ def _from_match(match: re.Match) -> PartialDate | None:
 
 def parse_date(text: str) -> PartialDate | None:
     """Parse text that is wholly a date ("18May17", "Julio 2000", "Medellín, Diciembre 10 de 1997")."""
+    found = parse_date_line(text)
+    return found[1] if found else None
+
+
+def parse_date_line(text: str) -> tuple[str | None, PartialDate] | None:
+    """A line that is wholly a date, optionally opened by its place: ``(place, date)``."""
     text = " ".join(text.split()).strip(" .;")
     if not text or len(text) > 80:
         return None
     for regex in _DATE_RES:
         match = regex.fullmatch(text)
         if match:
-            return _from_match(match)
+            when = _from_match(match)
+            return (None, when) if when is not None else None
     if _YEAR_ONLY.fullmatch(text):
-        return PartialDate(int(text))
+        return None, PartialDate(int(text))
     # A date line may open with its place: "Medellín, Diciembre 10 de 1997".
     place, sep, rest = text.partition(",")
-    if sep and rest and _PLACE_RE.fullmatch(place.strip()):
-        return parse_date(rest)
+    place = place.strip()
+    if sep and rest and _PLACE_RE.fullmatch(place):
+        found = parse_date_line(rest)
+        if found is not None and found[0] is None:
+            return place, found[1]
     return None
 
 
@@ -268,7 +279,7 @@ _DATELINE_SHAPES = [
     rf"{_PLACE}{_SEP}{_DATE}\s*{_DASH}",  # Buenos Aires, 17 de junio de 2013.-
     rf"{_PLACE}{_SEP}(?:\d{{1,2}}|NO DATE)\s*{_AGENCY}\s*{_AFTER_AGENCY}",  # MADRID, 10 (EUROPA PRESS)
     rf"{_PLACE}{_SEP}NO DATE\s*{_DASH}",  # NO CITY (PERU), NO DATE --
-    rf"{_PLACE}\s*{_AGENCY}\s*{_AFTER_AGENCY}",  # BERLIN (AP) —
+    rf"{_PLACE}\s*{_AGENCY}\s*{_DASH}",  # BERLIN (AP) —  (without the dash: "Buenos Aires (Argentina) es...")
 ]
 _DATELINE_RES = [re.compile(r"\s*" + shape, re.IGNORECASE) for shape in _DATELINE_SHAPES]
 
@@ -309,9 +320,10 @@ def parse_line(line: str) -> dict:
     source = parse_source_line(line)
     if source is not None:
         return {"place": source.place, "date": _iso(source.date), "agency": source.name, "raw": source.raw}
-    whole = parse_date(line)
-    if whole is not None and whole.year is not None:
-        return {"place": None, "date": whole.iso(), "agency": None, "raw": line.strip()}
+    whole = parse_date_line(line)
+    if whole is not None and whole[1].year is not None:
+        place, when = whole
+        return {"place": place, "date": when.iso(), "agency": None, "raw": line.strip()}
     dateline = parse_dateline(line)
     if dateline is not None:
         return dateline.as_record()

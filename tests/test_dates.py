@@ -128,3 +128,20 @@ def test_muc3_datelines(request):
         got_place = dateline.place if dateline else ""
         right += (got_date, got_place) == (gold_date, gold_place)
     assert right / len(rows) >= 0.997
+
+
+def test_own_gold_lines_all_right():
+    """tests/data/datelines.gold.jsonl: every form of issue 3 in both languages, and decoys."""
+    import json
+    from pathlib import Path
+
+    gold = Path(__file__).parent / "data" / "datelines.gold.jsonl"
+    cases = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(cases) >= 150
+    wrong = []
+    for case in cases:
+        expected = {key: case[key] for key in ("place", "date", "agency", "raw")}
+        got = parse_line(case["line"])
+        if got != expected:
+            wrong.append((case["line"], got, expected))
+    assert not wrong, "\n".join(map(repr, wrong))
