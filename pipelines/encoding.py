@@ -3,13 +3,15 @@
 Legacy archives label pages badly: servers send a default charset that contradicts the page's meta
 tag, iso-8859-1 labels sit on cp1252 bytes, many pages declare nothing. The rule here:
 a byte-order mark wins; bytes that are valid UTF-8 and use multi-byte sequences are UTF-8 whatever
-the labels say (single-byte text essentially never forms valid UTF-8 by accident); otherwise the
+the labels say (single-byte text essentially never forms valid UTF-8 by accident), also when a few
+stray bytes break it; otherwise the
 first declared encoding (HTTP header, then meta tag) that decodes the bytes cleanly, with w3lib
 mapping iso-8859-1 to cp1252 as browsers do; otherwise cp1252.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
@@ -20,6 +22,9 @@ FALLBACK_ENCODING = "cp1252"
 _SNIFF_BYTES = 4096
 # Control characters that never occur in text pages (tab, LF, FF, CR and ESC excluded).
 _BINARY_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+# Valid multi-byte characters per undecodable byte above which bytes are taken for UTF-8.
+MOSTLY_UTF8_RATIO = 10
+_MULTIBYTE = re.compile("[^\x00-\x7f\ufffd]")
 _BINARY_MAGIC = (b"\x1f\x8b", b"%PDF", b"PK\x03\x04", b"GIF8", b"\x89PNG", b"\xff\xd8\xff")
 
 
@@ -71,6 +76,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
         text = _decodes(body, "utf-8")
         if text is not None:
             return DecodedPage(text, "utf-8")
+        # A UTF-8 page with a few stray bytes (a pasted legacy character) is still a UTF-8 page.
+        text = body.decode("utf-8", errors="replace")
+        broken = text.count("\ufffd")
+        if len(_MULTIBYTE.findall(text)) >= MOSTLY_UTF8_RATIO * broken:
+            return DecodedPage(text, "utf-8", replaced=True)
 
     declared = [
         http_content_type_encoding(content_type) if content_type else None,

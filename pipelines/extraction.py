@@ -6,7 +6,6 @@ header and footer lines around the article, and trafilatura judges which lines i
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 
@@ -37,6 +36,9 @@ HIDDEN_TAGS = frozenset(
 EMPHASIS_TAGS = frozenset("b strong font big h1 h2 h3 h4 h5 h6 center u".split())
 HEADING_TAGS = ("h1", "h2", "h3")
 
+# Parsed as trafilatura parses: comments and processing instructions dropped (left in, their
+# tails confuse its text handling).
+_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False)
 _XML_PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;,»”\"]$")
 # A listing page is mostly link text.
@@ -74,7 +76,7 @@ def parse_html(text: str) -> lxml.html.HtmlElement:
     """Parse decoded HTML; ``PageSkipped("unparsable")`` when lxml finds no document in it."""
     text = _XML_PROLOG.sub("", text, count=1)
     try:
-        tree = lxml.html.document_fromstring(text)
+        tree = lxml.html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise PageSkipped("unparsable", str(exc)) from exc
     if tree is None:
@@ -274,38 +276,36 @@ def _locate_tail(lines: list[Line], profile: SiteProfile):
     return k + 1, notice_match, section, source
 
 
-def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
-    return trafilatura.extract(
-        copy.deepcopy(tree),
-        url=url,
-        favor_recall=True,
-        include_comments=False,
-        include_tables=True,
-        deduplicate=False,
-        with_metadata=False,
-    )
+def _trafilatura_text(html: str, url: str | None, profile: SiteProfile) -> str | None:
+    # trafilatura gets the decoded text, not our tree: it parses with lxml.etree's parser and judges
+    # an lxml.html tree differently (measured: whole articles lost on the trafilatura-eval set).
+    options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
+    return trafilatura.extract(html, url=url, with_metadata=False, **options)
 
 
-def extract_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None = None) -> PageParts:
-    """Locate an article's parts in a parsed page using the site profile and trafilatura."""
+def extract_parts(html: str, profile: SiteProfile, url: str | None = None) -> PageParts:
+    """Locate an article's parts in a decoded page using the site profile and trafilatura."""
+    tree = parse_html(html)
+    if profile.title_rule == "first_line_after_header":
+        return _templated_parts(html, tree, profile, url)
+    return _generic_parts(html, tree, profile, url)
+
+
+def _templated_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None) -> PageParts:
+    """A site whose template the profile describes: the profile bounds the article, trafilatura
+    judges the lines inside."""
     lines = visible_lines(tree)
     # The footer first: a page with no article must not offer its link row as a headline.
     body_end, notice_match, section, source = _locate_tail(lines, profile)
     lines = lines[:body_end]
-    if profile.title_rule == "first_line_after_header":
-        start, date_line, document_date = _locate_head(lines, profile)
-        title, body_start = _title_from(lines, start)
-    else:
-        date_line, document_date = None, None
-        title, body_start = _heading_title(tree, profile), 0
-        if title and lines and lines[0].text == title:
-            body_start = 1
+    start, date_line, document_date = _locate_head(lines, profile)
+    title, body_start = _title_from(lines, start)
     region = lines[body_start:body_end]
 
     chars = sum(len(line.text) for line in region) or 1
     link_share = sum(line.link_chars for line in region) / chars
 
-    body, dropped = _keep_main_text(region, tree, url)
+    body, dropped = _keep_main_text(region, html, url, profile)
     published = None
     notice = None
     if notice_match is not None:
@@ -325,14 +325,39 @@ def extract_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | 
     )
 
 
-def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | None) -> tuple[list[str], list[str]]:
+def _generic_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None) -> PageParts:
+    """Any other site: trafilatura's main text, with the headline, a date line under it and a
+    closing source line taken out."""
+    title = _heading_title(tree, profile)
+    main = _trafilatura_text(html, url, profile) or ""
+    lines = [line for line in (_collapse(raw) for raw in main.splitlines()) if line]
+    if lines and title and lines[0] == title:
+        lines = lines[1:]
+    date_line, document_date = None, None
+    if lines and (when := parse_date(lines[0])) is not None and when.year is not None:
+        date_line, document_date = lines.pop(0), when
+    source = None
+    if profile.source_line and lines and (parsed := parse_source_line(lines[-1])) is not None and parsed.raw == lines[-1]:
+        source = parsed
+        lines.pop()
+    # A listing page's main text is the titles of the pages it links to.
+    link_texts = {text for text in (_collapse(a.text_content()) for a in tree.iter("a")) if text}
+    chars = sum(len(line) for line in lines) or 1
+    link_share = sum(len(line) for line in lines if line in link_texts) / chars
+    return PageParts(title=title, body=lines, date_line=date_line, document_date=document_date, source=source,
+                     link_share=link_share)
+
+
+def _keep_main_text(
+    region: list[Line], html: str, url: str | None, profile: SiteProfile
+) -> tuple[list[str], list[str]]:
     """Keep the region's lines that trafilatura also judges to be main text.
 
     When trafilatura finds nothing (very short pages) the located region stands on its own.
     """
     if not region:
         return [], []
-    main = _trafilatura_text(tree, url)
+    main = _trafilatura_text(html, url, profile)
     if not main:
         return [line.text for line in region], []
     main_text = _collapse(main)

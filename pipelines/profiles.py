@@ -49,6 +49,7 @@ class SiteProfile:
     notice: tuple[re.Pattern, ...] = ()
     section_rule: str = "none"
     source_line: bool = True
+    trafilatura: dict = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
 
     @classmethod
@@ -74,6 +75,7 @@ class SiteProfile:
             notice=_compile_all(footer.get("notice", [])),
             section_rule=footer.get("section", "none"),
             source_line=bool(footer.get("source_line", True)),
+            trafilatura=dict(data.get("trafilatura", {})),
             path=path,
         )
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from .encoding import PageSkipped, decode_html
-from .extraction import extract_parts, parse_html
+from .extraction import extract_parts
 from .language import detect_language
 from .dates import parse_dateline
 from .profiles import SiteProfile, profile_for_url
@@ -48,7 +48,7 @@ def build_record(
     if profile.is_listing_path(urlsplit(url).path):
         raise PageSkipped("listing_page")
     page = decode_html(body, _content_type(headers))
-    parts = extract_parts(parse_html(page.text), profile, url)
+    parts = extract_parts(page.text, profile, url)
     if parts.link_share > 0.6:
         raise PageSkipped("listing_page", f"{parts.link_share:.0%} of the text is links")
     text = "\n".join(parts.body)

@@ -46,3 +46,14 @@ def test_empty_and_binary_bodies_are_skipped_with_a_reason(body, reason):
     with pytest.raises(PageSkipped) as skipped:
         decode_html(body, "text/html")
     assert skipped.value.reason == reason
+
+
+def test_a_utf8_page_with_a_stray_legacy_byte_stays_utf8():
+    body = page('<meta charset="iso-8859-1">').format(TEXT * 5 + " caf\xe9").encode("utf-8").replace(b"caf\xc3\xa9", b"caf\xe9")
+    decoded = decode_html(body, "text/html")
+    assert decoded.encoding == "utf-8" and TEXT in decoded.text and decoded.replaced
+
+
+def test_latin1_text_is_not_mistaken_for_broken_utf8():
+    body = page().format(LATIN1 * 5).encode("latin-1")
+    assert LATIN1 in decode_html(body, None).text
