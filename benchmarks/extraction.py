@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO))
 import trafilatura  # noqa: E402
 
 from pipelines.encoding import PageSkipped  # noqa: E402
-from pipelines.records import build_record  # noqa: E402
+from pipelines.boilerplate import BoilerplateModel  # noqa: E402
+from pipelines.records import build_record, page_lines  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "benchmarks"
 
@@ -76,13 +77,14 @@ EXTRACTORS: dict[str, Callable[[Page], tuple[str, str | None]]] = {
 }
 
 
-def run(pages: list[Page]) -> dict[str, Outcome]:
+def run(pages: list[Page], extractors: dict | None = None) -> dict[str, Outcome]:
     """Every extractor on every page, interleaved page by page so that machine noise hits all alike."""
-    outcomes = {name: Outcome() for name in EXTRACTORS}
-    for extract in EXTRACTORS.values():
+    extractors = extractors or EXTRACTORS
+    outcomes = {name: Outcome() for name in extractors}
+    for extract in extractors.values():
         extract(pages[0])  # warm-up: imports, models and caches are not per-page cost
     for page in pages:
-        for name, extract in EXTRACTORS.items():
+        for name, extract in extractors.items():
             start = time.perf_counter()
             try:
                 text, title = extract(page)
@@ -193,12 +195,37 @@ def derechos_pages() -> list[Page]:
     return pages
 
 
-def fixture_archive(title: str, pages: list[Page], boilerplate: list[str]) -> None:
-    outcomes = run(pages)
+def otherarchive_pages() -> tuple[list[Page], BoilerplateModel]:
+    """The second mock archive (no site profile) and the model a crawl of it learns from its pages."""
+    site = REPO / "fixtures" / "otherarchive"
+    model = BoilerplateModel(site="memorywatch.example")
+    for path in sorted(site.rglob("*.html")):
+        if "admin" not in path.parts:  # robots.txt forbids it
+            model.observe(page_lines(path.read_bytes()))
+    pages = []
+    for line in (REPO / "fixtures" / "otherarchive.gold.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        pages.append(Page(name=record["path"], url="http://memorywatch.example" + record["path"],
+                          body=(site / record["path"].lstrip("/")).read_bytes(), gold=record))
+    return pages, model
+
+
+def fixture_archive(title: str, pages: list[Page], boilerplate: list[str], model: BoilerplateModel | None = None) -> None:
+    extractors = dict(EXTRACTORS)
+    if model is not None:
+        def ours_learned(page: Page) -> tuple[str, str | None]:
+            try:
+                record = build_record(page.body, page.url, boilerplate=model)
+            except PageSkipped:
+                return "", None
+            return record["text"], record["title"]
+
+        extractors = {"archive-crawler (learned boilerplate)": ours_learned, **EXTRACTORS}
+    outcomes = run(pages, extractors)
     rows = []
     for name, outcome in outcomes.items():
         text_right = sum(text == page.gold["text"] for page, text in zip(pages, outcome.texts))
-        titles = outcome.titles if name == "archive-crawler" else [trafilatura_title(page) for page in pages]
+        titles = outcome.titles if name.startswith("archive-crawler") else [trafilatura_title(page) for page in pages]
         title_right = sum(got == page.gold["title"] for page, got in zip(pages, titles))
         leaks = sum(text.count(s) for text in outcome.texts for s in boilerplate)
         leaky_pages = sum(any(s in text for s in boilerplate) for text in outcome.texts)
@@ -220,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"# Extraction benchmark (trafilatura {trafilatura.__version__})")
     fixture_archive("fixtures/derechos (mock derechos.org, site profile)", derechos_pages(), DERECHOS_BOILERPLATE)
+    other, model = otherarchive_pages()
+    other_boilerplate = [s for s in (REPO / "fixtures" / "otherarchive.boilerplate.txt").read_text(encoding="utf-8")
+                         .splitlines() if s.strip()]
+    fixture_archive(f"fixtures/otherarchive (no profile; model learned from its {model.pages} crawlable pages, "
+                    "learning not timed)", other, other_boilerplate, model)
     for label, folder, bench in (("AEB", args.aeb, aeb), ("trafilatura-eval", args.trafilatura_eval, trafilatura_eval)):
         if folder.exists():
             bench(folder, args.limit)

@@ -35,6 +35,8 @@ HIDDEN_TAGS = frozenset(
 # Inline elements that mark a line as displayed emphasised (headlines on hand-made pages).
 EMPHASIS_TAGS = frozenset("b strong font big h1 h2 h3 h4 h5 h6 center u".split())
 HEADING_TAGS = ("h1", "h2", "h3")
+# How many text lines under a generic page's headline may hold its date line.
+DATE_LINE_WINDOW = 3
 
 # Parsed as trafilatura parses: comments and processing instructions dropped (left in, their
 # tails confuse its text handling).
@@ -227,14 +229,30 @@ def _title_from(lines: list[Line], start: int) -> tuple[str | None, int]:
     return " ".join(parts), end
 
 
-def _heading_title(tree: lxml.html.HtmlElement, profile: SiteProfile) -> str | None:
+def _heading(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
     for tag in HEADING_TAGS:
         node = tree.find(f".//body//{tag}")
-        if node is not None:
-            text = _collapse(node.text_content())
-            if text:
-                return text
-    return _html_title(tree, profile)
+        if node is not None and _collapse(node.text_content()):
+            return node
+    return None
+
+
+def _heading_title(tree: lxml.html.HtmlElement, profile: SiteProfile) -> str | None:
+    node = _heading(tree)
+    return _collapse(node.text_content()) if node is not None else _html_title(tree, profile)
+
+
+def _date_under_heading(tree: lxml.html.HtmlElement) -> tuple[str, PartialDate] | None:
+    """A line wholly a date among the first few lines under the headline (a byline may come first)."""
+    node = _heading(tree)
+    if node is None:
+        return None
+    for text in node.xpath(f"following::text()[normalize-space()][position() <= {DATE_LINE_WINDOW}]"):
+        line = _collapse(text)
+        when = parse_date(line)
+        if when is not None and when.year is not None:
+            return line, when
+    return None
 
 
 def _is_section(candidate: str, before: str, profile: SiteProfile) -> bool:
@@ -336,6 +354,8 @@ def _generic_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile,
     date_line, document_date = None, None
     if lines and (when := parse_date(lines[0])) is not None and when.year is not None:
         date_line, document_date = lines.pop(0), when
+    elif (found := _date_under_heading(tree)) is not None:
+        date_line, document_date = found
     source = None
     if profile.source_line and lines and (parsed := parse_source_line(lines[-1])) is not None and parsed.raw == lines[-1]:
         source = parsed

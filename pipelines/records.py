@@ -12,14 +12,15 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from .encoding import PageSkipped, decode_html
-from .extraction import extract_parts
+from .boilerplate import BoilerplateModel
+from .extraction import extract_parts, parse_html, visible_lines
 from .language import detect_language
 from .dates import parse_dateline
 from .profiles import SiteProfile, profile_for_url
 from .schema import RECORD_FIELDS, SCHEMA_VERSION
 from .urls import canonical_url
 
-__all__ = ["SCHEMA_VERSION", "RECORD_FIELDS", "PageSkipped", "build_record", "utc_timestamp"]
+__all__ = ["SCHEMA_VERSION", "RECORD_FIELDS", "PageSkipped", "build_record", "page_lines", "utc_timestamp"]
 
 
 
@@ -35,6 +36,14 @@ def _content_type(headers: Mapping[str, str] | None) -> str | None:
     return None
 
 
+def page_lines(body: bytes, headers: Mapping[str, str] | None = None) -> list[str]:
+    """Every visible line of a page, for learning a site's boilerplate ([] for unreadable pages)."""
+    try:
+        return [line.text for line in visible_lines(parse_html(decode_html(body, _content_type(headers)).text))]
+    except PageSkipped:
+        return []
+
+
 def build_record(
     body: bytes,
     url: str,
@@ -42,8 +51,12 @@ def build_record(
     headers: Mapping[str, str] | None = None,
     profile: SiteProfile | None = None,
     fetched_at: datetime | None = None,
+    boilerplate: BoilerplateModel | None = None,
 ) -> dict:
-    """Turn a fetched page into a record, or raise ``PageSkipped`` saying why it gives none."""
+    """Turn a fetched page into a record, or raise ``PageSkipped`` saying why it gives none.
+
+    ``boilerplate`` (read only) removes the lines a site's learned model knows as boilerplate.
+    """
     profile = profile or profile_for_url(url)
     if profile.is_listing_path(urlsplit(url).path):
         raise PageSkipped("listing_page")
@@ -51,7 +64,10 @@ def build_record(
     parts = extract_parts(page.text, profile, url)
     if parts.link_share > 0.6:
         raise PageSkipped("listing_page", f"{parts.link_share:.0%} of the text is links")
-    text = "\n".join(parts.body)
+    body_lines = parts.body
+    if boilerplate is not None:
+        body_lines, _removed = boilerplate.clean(body_lines)
+    text = "\n".join(body_lines)
     if not text.strip():
         raise PageSkipped("no_text")
     if not parts.title:
@@ -59,7 +75,7 @@ def build_record(
 
     # A year-less wire dateline takes its year from the page's own source line, else its date line.
     reference = (parts.source.date if parts.source else None) or parts.document_date
-    dateline = parse_dateline(parts.body[0], reference)
+    dateline = parse_dateline(body_lines[0], reference)
     return {
         "schema_version": SCHEMA_VERSION,
         "url": url,
