@@ -1,5 +1,5 @@
 """`make demo`: serve the bundled mock archive on 127.0.0.1, crawl it with the nizkor spider,
-write JSON Lines and print what the crawl did."""
+write JSON Lines and WARC files and print what the crawl did."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ LOCAL_OVERRIDES = {
 }
 
 
-def crawl(start_url: str, output: Path) -> dict:
+def crawl(start_url: str, output: Path, warc_dir: Path | None = None) -> dict:
     settings = get_project_settings()
     settings.setdict(LOCAL_OVERRIDES, priority="cmdline")
+    if warc_dir is not None:
+        settings.set("WARC_DIR", str(warc_dir), priority="cmdline")
     settings.set("FEEDS", {str(output): {"format": "jsonlines", "overwrite": True}}, priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=True)
     crawler = process.create_crawler(NizkorSpider)
@@ -39,7 +41,7 @@ def crawl(start_url: str, output: Path) -> dict:
     return crawler.stats.get_stats()
 
 
-def summary(stats: dict, output: Path) -> str:
+def summary(stats: dict, output: Path, warc_files: list[Path] = ()) -> str:
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines() if line.strip()]
     languages = Counter(r["language"] for r in records)
     sections = Counter(r["section"] or "(none)" for r in records)
@@ -65,6 +67,13 @@ def summary(stats: dict, output: Path) -> str:
         "records with each date field:",
         *(f"  {sum(1 for r in records if r[f]):4d}  {f}" for f in DATE_FIELDS),
     ]
+    if warc_files:
+        lines += [
+            f"WARC capture:    {stats.get('warc/records/response', 0)} responses in {len(warc_files)} file(s):",
+            *(f"  {path}" for path in warc_files),
+            "re-make the records from them without the network:",
+            f"  .venv/bin/archive-crawler reprocess {' '.join(map(str, warc_files))} -o out/reprocessed.jsonl",
+        ]
     if stats.get("archive/failed_reason"):
         lines.append(f"CRAWL FAILED: {stats['archive/failed_reason']}")
     return "\n".join(lines)
@@ -73,13 +82,17 @@ def summary(stats: dict, output: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("out/demo.jsonl"))
+    parser.add_argument("--warc-dir", type=Path, default=Path("out/warc"), help="WARC capture folder")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    earlier = set(args.warc_dir.glob("*.warc.gz"))
     with running_server(SITE, headers_file=HEADERS) as server:
         start_url = f"{server.base_url}/nizkor/"
         print(f"serving {SITE.relative_to(REPO)} at {server.base_url}; crawling {start_url}", flush=True)
-        stats = crawl(start_url, args.out)
-    print(summary(stats, args.out))
+        stats = crawl(start_url, args.out, args.warc_dir)
+    # This run's files: earlier demo runs leave theirs beside them (names carry the crawl's start time).
+    warc_files = sorted(set(args.warc_dir.glob("*.warc.gz")) - earlier)
+    print(summary(stats, args.out, warc_files))
     return 1 if stats.get("archive/failed_reason") else 0
 
 

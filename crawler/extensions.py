@@ -28,7 +28,8 @@ class CrawlOutcome:
     def failure_reason(self) -> str | None:
         stats = self.stats.get_stats()
         if stats.get("archive/pages/fetched", 0) > 0:
-            failed_feeds = {k: v for k, v in stats.items() if k.startswith("feedexport/failed_count/")}
+            failed_feeds = {k: v for k, v in stats.items()
+                            if k.startswith("feedexport/failed_count/") or k == "warc/write_errors"}
             if failed_feeds:
                 return f"the output could not be written ({failed_feeds})"
             return None

@@ -1,54 +1,29 @@
-"""A file feed storage that never leaves a partial line behind.
+"""A file feed storage that never leaves a partial line (or a broken gzip tail) behind.
 
 Scrapy's FileFeedStorage hands the exporter a buffered file: a killed crawl loses the buffer and can
 leave a truncated last line or an empty file. Here each exported item (one JSON line) goes to the
 operating system in a single unbuffered write as soon as it is produced, so ``kill -9`` loses at
 most the record in flight and the file always ends with a complete line.
+
+A feed path ending in ``.gz`` is written gzip-compressed, each item as its own gzip member in one
+unbuffered write (``pipelines.output.GzipMemberFile``): the file is a valid multi-member gzip stream
+at every moment. Batches (``FEED_EXPORT_BATCH_ITEM_COUNT`` / ``batch_item_count`` with
+``%(batch_id)d`` in the path) are Scrapy's own: each batch file is opened through this storage.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 from pathlib import Path
 from typing import Any
 
 from scrapy.extensions.feedexport import FileFeedStorage
 
+from pipelines.output import DurableFile, GzipMemberFile, is_gzip_path
 
-class LineDurableFile:
-    """A binary file whose every ``write`` call reaches the OS whole before it returns."""
+__all__ = ["DurableFileFeedStorage"]
 
-    def __init__(self, path: str | os.PathLike, mode: str, fsync: bool = False):
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if "w" in mode else os.O_APPEND)
-        self._fd = os.open(path, flags, 0o644)
-        self._fsync = fsync
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        if self._fsync:
-            os.fsync(self._fd)
-        return len(data)
-
-    def flush(self) -> None:
-        pass  # nothing is buffered here
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
-            self.closed = True
-
-    def __enter__(self) -> LineDurableFile:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+logger = logging.getLogger(__name__)
 
 
 class DurableFileFeedStorage(FileFeedStorage):
@@ -57,11 +32,15 @@ class DurableFileFeedStorage(FileFeedStorage):
     def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None, fsync: bool = False):
         super().__init__(uri, feed_options=feed_options)
         self.fsync = fsync
+        # Scrapy's own postprocessing plugins (e.g. GzipPlugin) would compress a second time.
+        self.gzip = is_gzip_path(self.path) and not (feed_options or {}).get("postprocessing")
 
     @classmethod
     def from_crawler(cls, crawler, uri: str, *, feed_options: dict[str, Any] | None = None):
         return cls(uri, feed_options=feed_options, fsync=crawler.settings.getbool("FEED_FSYNC", False))
 
-    def open(self, spider) -> LineDurableFile:  # type: ignore[override]
+    def open(self, spider) -> DurableFile:  # type: ignore[override]
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        return LineDurableFile(self.path, self.write_mode, fsync=self.fsync)
+        cls = GzipMemberFile if self.gzip else DurableFile
+        logger.debug("Writing feed %s (%s)", self.path, "gzip members" if self.gzip else "plain")
+        return cls(self.path, self.write_mode, fsync=self.fsync)

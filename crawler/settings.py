@@ -39,14 +39,28 @@ REMOTE_CONTROL_ENABLED = False
 REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
 
 ITEM_PIPELINES = {
+    # Records that do not match schema/record-v1.json are counted and not written.
+    "pipelines.scrapy_pipelines.ValidateRecordPipeline": 50,
     "pipelines.scrapy_pipelines.DeduplicatePipeline": 100,
     "pipelines.scrapy_pipelines.RecordStatsPipeline": 900,
 }
+
+# WARC capture (crawler/warc.py): every response and its request, in WARC/1.1 files in WARC_DIR
+# (empty: no capture), a new file every WARC_MAX_SIZE bytes. Next to the downloader (950), so that
+# robots.txt, redirects and HTTP errors are captured too, before other middlewares act on them.
+WARC_DIR = ""
+WARC_MAX_SIZE = 1_000_000_000
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.warc.WarcCaptureMiddleware": 950,
+}
+
 EXTENSIONS = {
     "crawler.extensions.CrawlOutcome": 500,
 }
 
 # Output: UTF-8 JSON Lines in schema field order, each line written whole as soon as it exists.
+# A path ending in .gz is gzip-compressed, one gzip member per line (crawler/feedstorage.py);
+# FEED_EXPORT_BATCH_ITEM_COUNT=N with %(batch_id)d in the path writes numbered batch files.
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORT_FIELDS = list(RECORD_FIELDS)
 FEED_STORE_EMPTY = True

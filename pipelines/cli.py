@@ -1,7 +1,8 @@
-"""`archive-crawler`: the record functions on saved pages and on lines of text, without Scrapy.
+"""`archive-crawler`: the record functions on saved pages, WARC captures and lines of text, without Scrapy.
 
     archive-crawler extract --url URL FILE.html [--url URL FILE.html ...]
     archive-crawler datelines < lines.txt
+    archive-crawler reprocess WARC [WARC ...] -o OUT.jsonl[.gz] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -49,6 +50,39 @@ def cmd_datelines(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    import logging
+
+    from .reprocess import reprocess
+
+    logging.basicConfig(level=logging.WARNING, format="archive-crawler: %(message)s")
+    missing = [path for path in args.warc if not Path(path).is_file()]
+    if missing:
+        print(f"archive-crawler: no such WARC file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        result = reprocess(args.warc, args.output, batch_size=args.batch_size, fsync=args.fsync)
+    except (ValueError, OSError) as exc:
+        print(f"archive-crawler: {exc}", file=sys.stderr)
+        return 2
+    counts = result.counts
+    skipped = ", ".join(f"{k.split('/', 1)[1]} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped/"))
+    print(
+        f"archive-crawler: {counts['responses']} responses, {counts['pages/fetched']} pages read, "
+        f"{counts['records']} records written to {', '.join(result.outputs)}"
+        + (f"; skipped: {skipped}" if skipped else ""),
+        file=sys.stderr,
+    )
+    return 1 if result.errors else 0
+
+
+def _batch_size(value: str) -> int:
+    size = int(value)
+    if size <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of records")
+    return size
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archive-crawler", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
         description='Prints {"place", "date", "agency", "raw"} per input line; all null when the line has none.',
     )
     datelines.set_defaults(func=cmd_datelines)
+
+    reprocess = commands.add_parser(
+        "reprocess",
+        help="re-make the records of a crawl from its WARC files, without the network",
+        description="Runs the crawl's record pipeline (HTML check, extraction with the site profile named "
+        "in each file's warcinfo record, schema validation, de-duplication by canonical URL and text hash) "
+        "over the 2xx responses captured in WARC files. Records equal the crawl's except fetched_at, "
+        "which is the capture's WARC-Date. Exit status 1 when a file could not be read to the end.",
+    )
+    reprocess.add_argument("warc", nargs="+", metavar="WARC", help="WARC files (.warc.gz or .warc), in crawl order")
+    reprocess.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="JSON Lines file to write (replaced if it exists); a name ending in .gz is gzip-compressed; "
+        "with --batch-size it must contain %%(batch_id)d, e.g. out/records-%%(batch_id)05d.jsonl.gz",
+    )
+    reprocess.add_argument(
+        "--batch-size", type=_batch_size, default=0, metavar="N", help="start a new numbered file every N records"
+    )
+    reprocess.add_argument("--fsync", action="store_true", help="fsync after every record (as FEED_FSYNC)")
+    reprocess.set_defaults(func=cmd_reprocess)
     return parser
 
 

@@ -1,13 +1,41 @@
-"""Scrapy item pipelines: thin adapters that de-duplicate and count records."""
+"""Scrapy item pipelines: thin adapters that validate, de-duplicate and count records."""
 
 from __future__ import annotations
+
+import logging
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from .pages import Deduplicator
 from .schema import DATE_FIELDS
+from .validation import record_errors
+
+logger = logging.getLogger(__name__)
+
+
+class ValidateRecordPipeline:
+    """Drops a record that does not match ``schema/record-v1.json``: counted under
+    ``archive/skipped/invalid_record`` and logged with the reasons."""
+
+    def __init__(self, stats: StatsCollector):
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidateRecordPipeline:
+        return cls(crawler.stats)
+
+    def process_item(self, item):
+        record = ItemAdapter(item)
+        errors = record_errors(record.asdict())
+        if errors:
+            self.stats.inc_value("archive/skipped/invalid_record")
+            url = record.get("url")
+            logger.warning("Invalid record for %s not written: %s", url, "; ".join(errors))
+            raise DropItem(f"invalid record for {url}", log_level="DEBUG")
+        return item
 
 
 class DeduplicatePipeline:
@@ -15,8 +43,7 @@ class DeduplicatePipeline:
 
     def __init__(self, stats: StatsCollector):
         self.stats = stats
-        self.urls: set[str] = set()
-        self.hashes: set[str] = set()
+        self.seen = Deduplicator()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DeduplicatePipeline:
@@ -24,15 +51,11 @@ class DeduplicatePipeline:
 
     def process_item(self, item):
         record = ItemAdapter(item)
-        url, digest = record["canonical_url"], record["content_sha256"]
-        if url in self.urls:
-            self.stats.inc_value("archive/skipped/duplicate_url")
-            raise DropItem(f"duplicate canonical URL {url}", log_level="DEBUG")
-        if digest in self.hashes:
-            self.stats.inc_value("archive/skipped/duplicate_content")
-            raise DropItem(f"same text as an earlier record: {url}", log_level="DEBUG")
-        self.urls.add(url)
-        self.hashes.add(digest)
+        reason = self.seen.duplicate(record)
+        if reason:
+            self.stats.inc_value(f"archive/skipped/{reason}")
+            what = "canonical URL" if reason == "duplicate_url" else "text as an earlier record"
+            raise DropItem(f"same {what}: {record['canonical_url']}", log_level="DEBUG")
         return item
 
 

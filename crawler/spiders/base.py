@@ -12,13 +12,9 @@ from scrapy.linkextractors import LinkExtractor
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from pipelines.encoding import PageSkipped
+from pipelines.pages import UNREADABLE, page_record
 from pipelines.profiles import SiteProfile, load_profile
-from pipelines.records import build_record
 from pipelines.urls import site_key
-
-# Reasons after which the page is not worth reading for links either.
-UNREADABLE = frozenset({"empty", "binary", "unparsable"})
-HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 
 
 class ArchiveSpider(scrapy.Spider):
@@ -60,18 +56,10 @@ class ArchiveSpider(scrapy.Spider):
 
     def parse(self, response: Response, **kwargs: Any):
         self._count("pages/fetched")
-        content_type = response.headers.get(b"Content-Type") or b""
-        if content_type and not content_type.split(b";")[0].strip().lower().startswith(HTML_TYPES):
-            self._count("skipped/not_html")
-            return
         reason = None
         try:
-            record = build_record(
-                response.body,
-                response.url,
-                headers={"Content-Type": content_type.decode("latin-1")} if content_type else None,
-                profile=self.profile,
-            )
+            # The same decisions as `archive-crawler reprocess` (pipelines/pages.py).
+            record = page_record(response.body, response.url, response.headers.get(b"Content-Type"), self.profile)
         except PageSkipped as skipped:
             reason = skipped.reason
             self._count(f"skipped/{reason}")
@@ -79,7 +67,7 @@ class ArchiveSpider(scrapy.Spider):
         else:
             self._count("pages/article")
             yield record
-        if reason not in UNREADABLE:
+        if reason != "not_html" and reason not in UNREADABLE:
             yield from self._follow(response)
 
     def _follow(self, response: Response):

@@ -1,0 +1,76 @@
+"""What the crawl and ``archive-crawler reprocess`` decide about a fetched page, in one place.
+
+The spider (``crawler/spiders/base.py``), the item pipelines (``pipelines/scrapy_pipelines.py``) and
+re-extraction from WARC files (``pipelines/reprocess.py``) all call these functions, so a record
+re-made from a capture is the record the crawl wrote.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .encoding import PageSkipped
+from .profiles import SiteProfile
+from .records import build_record
+
+__all__ = ["HTML_TYPES", "UNREADABLE", "Deduplicator", "is_html", "reaches_spider", "page_record"]
+
+# Media types read as HTML pages. A response without a Content-Type is tried as HTML too.
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Reasons after which the page is not worth reading for links either.
+UNREADABLE = frozenset({"empty", "binary", "unparsable"})
+
+
+def reaches_spider(status: int) -> bool:
+    """Scrapy's HttpErrorMiddleware hands the spider only 2xx responses; redirects are followed
+    by the RedirectMiddleware and never reach it either."""
+    return 200 <= status < 300
+
+
+def is_html(content_type: str | bytes | None) -> bool:
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    if not content_type:
+        return True
+    return content_type.split(";")[0].strip().lower().startswith(HTML_TYPES)
+
+
+def page_record(
+    body: bytes,
+    url: str,
+    content_type: str | bytes | None,
+    profile: SiteProfile,
+    fetched_at: datetime | None = None,
+) -> dict:
+    """The record of a page that reached the spider, or ``PageSkipped`` with the reason."""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    if not is_html(content_type):
+        raise PageSkipped("not_html", content_type or "")
+    return build_record(
+        body,
+        url,
+        headers={"Content-Type": content_type} if content_type else None,
+        profile=profile,
+        fetched_at=fetched_at,
+    )
+
+
+class Deduplicator:
+    """One record per page: the first record of a canonical URL and of a text hash wins."""
+
+    def __init__(self) -> None:
+        self.urls: set[str] = set()
+        self.hashes: set[str] = set()
+
+    def duplicate(self, record) -> str | None:
+        """``"duplicate_url"`` / ``"duplicate_content"`` for a record already seen, else ``None``
+        (and the record is remembered)."""
+        url, digest = record["canonical_url"], record["content_sha256"]
+        if url in self.urls:
+            return "duplicate_url"
+        if digest in self.hashes:
+            return "duplicate_content"
+        self.urls.add(url)
+        self.hashes.add(digest)
+        return None

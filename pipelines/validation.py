@@ -1,0 +1,82 @@
+"""Records checked against the published schema, ``schema/record-v1.json`` (JSON Schema 2020-12).
+
+The schema file lives at the repository root so that data teams can take it as it is; the package
+reads it from there (an editable install and ``scrapy crawl`` from the repository root both see it),
+else from ``<prefix>/share/archive-crawler/schema/`` where a regular install puts a copy.
+``ARCHIVE_CRAWLER_SCHEMA`` may point at another copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+__all__ = ["SCHEMA_PATH", "load_schema", "record_errors"]
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "record-v1.json"
+# Where a regular (non-editable) install puts it: [tool.setuptools.data-files] in pyproject.toml.
+INSTALLED_SCHEMA_PATH = Path(sys.prefix) / "share" / "archive-crawler" / "schema" / "record-v1.json"
+
+
+def schema_path() -> Path:
+    if os.environ.get("ARCHIVE_CRAWLER_SCHEMA"):
+        return Path(os.environ["ARCHIVE_CRAWLER_SCHEMA"])
+    return SCHEMA_PATH if SCHEMA_PATH.is_file() or not INSTALLED_SCHEMA_PATH.is_file() else INSTALLED_SCHEMA_PATH
+
+
+@cache
+def load_schema() -> dict:
+    path = schema_path()
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"the record schema {path} is missing: install archive-crawler with pip "
+            "or set ARCHIVE_CRAWLER_SCHEMA"
+        ) from None
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = load_schema()
+    Draft202012Validator.check_schema(schema)
+    # The format checker adds the calendar check of full dates ("2017-02-30" is not a date).
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _where(error) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "(record)"
+
+
+def _describe(error) -> str:
+    """The most telling message: through "X or null" alternatives down to what is wrong with X."""
+    while error.validator == "anyOf" and error.context:
+        useful = [e for e in error.context if not (e.validator == "type" and e.validator_value == "null")]
+        branches = {e.relative_schema_path[0] for e in useful}
+        if len(branches) != 1:
+            break
+        error = min(useful, key=lambda e: (-len(e.absolute_path), e.validator == "anyOf"))
+    if error.validator == "anyOf" and isinstance(error.schema, dict) and error.schema.get("description"):
+        return f"{_where(error)}: {error.instance!r} is not {error.schema['description'][0].lower()}{error.schema['description'][1:]}"
+    return f"{_where(error)}: {error.message}"
+
+
+def record_errors(record: Mapping) -> list[str]:
+    """Why ``record`` is not a valid schema-1 record: one message per problem, empty when valid.
+
+    Besides the schema, ``content_sha256`` must be the SHA-256 of ``text``."""
+    record = dict(record)
+    errors = sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
+    messages = [_describe(e) for e in errors]
+    text, digest = record.get("text"), record.get("content_sha256")
+    if isinstance(text, str) and isinstance(digest, str) and not messages:
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+            messages.append("content_sha256: not the SHA-256 of text")
+    return messages

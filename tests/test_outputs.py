@@ -1,0 +1,101 @@
+"""Output options of the crawl: gzip-compressed JSON Lines, numbered batch files, loading with DuckDB;
+and the durable files behind them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+
+import pytest
+
+from conftest import BIN, LOCAL_CRAWL, REPO
+from pipelines.output import GzipMemberFile, RecordWriter
+from pipelines.schema import RECORD_FIELDS
+
+
+@pytest.fixture(scope="module")
+def gzip_batches(fixture_site, tmp_path_factory):
+    """`-O 'records-%(batch_id)02d.jsonl.gz' -s FEED_EXPORT_BATCH_ITEM_COUNT=20`: the format comes from `.jsonl`."""
+    folder = tmp_path_factory.mktemp("gzip-batches")
+    command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={fixture_site.base_url}/nizkor/",
+               "-O", str(folder / "records-%(batch_id)02d.jsonl.gz"), "-s", "FEED_EXPORT_BATCH_ITEM_COUNT=20",
+               *LOCAL_CRAWL, "-s", "LOG_LEVEL=INFO"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    return {"result": result, "files": sorted(folder.glob("records-*.jsonl.gz"))}
+
+
+def test_crawl_writes_gzip_batches_of_the_set_size(gzip_batches):
+    assert gzip_batches["result"].returncode == 0, gzip_batches["result"].stderr[-3000:]
+    files = gzip_batches["files"]
+    assert [f.name for f in files] == ["records-01.jsonl.gz", "records-02.jsonl.gz", "records-03.jsonl.gz"]
+    counts = []
+    for path in files:
+        assert subprocess.run(["gzip", "-t", str(path)]).returncode == 0, path
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            records = [json.loads(line) for line in lines]
+        assert all(list(r) == list(RECORD_FIELDS) for r in records)
+        counts.append(len(records))
+    assert counts == [20, 20, 8]
+
+
+def test_gzip_batches_hold_the_same_records_as_a_plain_crawl(gzip_batches, warc_crawl):
+    records = []
+    for path in gzip_batches["files"]:
+        records += [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()]
+    assert sorted(r["content_sha256"] for r in records) == sorted(r["content_sha256"] for r in warc_crawl["records"])
+
+
+def test_duckdb_loads_the_crawl_output(warc_crawl, gzip_batches):
+    import duckdb
+
+    plain = str(warc_crawl["output"])
+    # The README's one-liner, on the plain file and on the gzip batches.
+    for source in (plain, str(gzip_batches["files"][0].parent / "records-*.jsonl.gz")):
+        assert duckdb.sql(f"SELECT count(*) FROM read_json_auto('{source}')").fetchall()[0][0] == 48
+    types = {row[0]: row[1] for row in duckdb.sql(f"DESCRIBE SELECT * FROM read_json_auto('{plain}')").fetchall()}
+    assert list(types) == list(RECORD_FIELDS)
+    assert types["fetched_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["source"].startswith("STRUCT(")
+    # The README's typed query, as a reader would copy it: dates stay text at their precision.
+    query = readme_sql().replace("out/demo.jsonl", plain)
+    rows = duckdb.sql(query).fetchall()
+    records = warc_crawl["records"]
+    assert rows == [
+        (language, sum(1 for r in records if r["language"] == language),
+         sum(1 for r in records if r["language"] == language and r["source"] and r["source"]["date"]))
+        for language in ("en", "es")
+    ]
+    table = query.split("FROM", 1)[1].split("GROUP BY", 1)[0]
+    typed = duckdb.sql(f"SELECT typeof(document_date), typeof(source.date), typeof(fetched_at) FROM {table}")
+    typed = typed.fetchall()[0]
+    assert typed == ("VARCHAR", "VARCHAR", "TIMESTAMP WITH TIME ZONE")
+
+
+def readme_sql() -> str:
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Archive outputs", 1)[1]
+    return section.split("```sql\n", 1)[1].split("```", 1)[0]
+
+
+def test_gzip_member_file_is_valid_gzip_after_every_write(tmp_path):
+    path = tmp_path / "x.jsonl.gz"
+    with GzipMemberFile(path) as out:
+        assert gzip.decompress(path.read_bytes()) == b""  # a new file is already valid gzip
+        for n in range(3):
+            out.write(f'{{"n": {n}}}\n'.encode())
+            assert gzip.decompress(path.read_bytes()).decode().splitlines()[-1] == f'{{"n": {n}}}'
+    with GzipMemberFile(path, "ab") as out:  # -o appends members to an existing file
+        out.write(b'{"n": 3}\n')
+    assert gzip.decompress(path.read_bytes()).count(b"\n") == 4
+
+
+def test_record_writer_batches_need_a_placeholder(tmp_path):
+    with pytest.raises(ValueError, match="batch_id"):
+        RecordWriter(tmp_path / "x.jsonl", batch_size=5)
+
+
+def test_record_writer_writes_an_empty_first_file_when_there_is_nothing(tmp_path):
+    with RecordWriter(tmp_path / "x-%(batch_id)d.jsonl.gz", batch_size=5) as writer:
+        pass
+    assert writer.paths == [tmp_path / "x-1.jsonl.gz"]
+    assert gzip.decompress(writer.paths[0].read_bytes()) == b""

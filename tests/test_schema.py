@@ -1,0 +1,153 @@
+"""The published record schema (schema/record-v1.json) and the item pipeline that enforces it."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from conftest import GOLD, REPO, read_jsonl
+from pipelines.schema import RECORD_FIELDS
+from pipelines.validation import SCHEMA_PATH, load_schema, record_errors
+
+FETCHED_AT = "2026-11-25T01:02:03Z"
+
+
+def gold_records() -> list[dict]:
+    return [{**record, "fetched_at": FETCHED_AT} for record in read_jsonl(GOLD)]
+
+
+def with_fields(record: dict) -> dict:
+    """A gold record in schema field order, as the crawl writes it."""
+    return {name: record[name] for name in RECORD_FIELDS}
+
+
+@pytest.fixture
+def valid() -> dict:
+    """A gold record with a source, a dateline, a section and a publication date."""
+    for record in gold_records():
+        if all(record[f] for f in ("source", "dateline", "published_date", "section")):
+            return with_fields(record)
+    raise AssertionError("no gold record has all of these fields")
+
+
+def test_the_schema_is_a_valid_2020_12_schema_at_the_documented_path():
+    assert SCHEMA_PATH == REPO / "schema" / "record-v1.json"
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+    assert schema["required"] == list(RECORD_FIELDS)
+    assert set(schema["properties"]) == set(RECORD_FIELDS)
+    assert schema["additionalProperties"] is False
+
+
+def test_every_gold_record_validates():
+    records = gold_records()
+    assert len(records) == 48
+    for record in records:
+        assert record_errors(with_fields(record)) == [], record["url"]
+
+
+def test_every_crawled_record_validates(warc_crawl):
+    assert warc_crawl["records"]
+    for record in warc_crawl["records"]:
+        assert record_errors(record) == [], record["url"]
+
+
+def test_partial_dates_are_valid(valid):
+    for value in ("1997", "2000-07", "2017-05-18", None):
+        assert record_errors({**valid, "document_date": value}) == [], value
+
+
+def _drop(field):
+    def change(record):
+        del record[field]
+    return change
+
+
+def _set(path, value):
+    def change(record):
+        target = record
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change
+
+
+BREAKAGE = {
+    "missing field": (_drop("language"), "language"),
+    "missing nullable field": (_drop("section"), "section"),
+    "extra field": (_set(["author"], "someone"), "author"),
+    "wrong type (title is a number)": (_set(["title"], 42), "title"),
+    "wrong type (source is a string)": (_set(["source"], "El País"), "source"),
+    "month 13": (_set(["document_date"], "2017-13-01"), "document_date"),
+    "date with a time": (_set(["published_date"], "2017-05-18T00:00"), "published_date"),
+    "day 30 of February": (_set(["document_date"], "2017-02-30"), "document_date"),
+    "two-digit year": (_set(["published_date"], "17-05-18"), "published_date"),
+    "date with a trailing newline": (_set(["document_date"], "1997\n"), "document_date"),
+    "empty text": (_set(["text"], ""), "text"),
+    "blank text": (_set(["text"], " \n "), "text"),
+    "empty title": (_set(["title"], ""), "title"),
+    "hash not hex": (_set(["content_sha256"], "z" * 64), "content_sha256"),
+    "hash too short": (_set(["content_sha256"], "ab12"), "content_sha256"),
+    "hash upper case": (lambda r: r.update(content_sha256=r["content_sha256"].upper()), "content_sha256"),
+    "hash of another text": (_set(["content_sha256"], hashlib.sha256(b"other").hexdigest()), "content_sha256"),
+    "schema_version 2": (_set(["schema_version"], "2"), "schema_version"),
+    "schema_version as a number": (_set(["schema_version"], 1), "schema_version"),
+    "source without raw": (lambda r: r["source"].pop("raw"), "source"),
+    "source with an extra key": (_set(["source", "agency"], "EFE"), "source"),
+    "source date malformed": (_set(["source", "date"], "18may17"), "source"),
+    "source name null": (_set(["source", "name"], None), "source"),
+    "dateline without agency key": (lambda r: r["dateline"].pop("agency"), "dateline"),
+    "fetched_at not UTC": (_set(["fetched_at"], "2026-11-25T01:02:03+01:00"), "fetched_at"),
+    "fetched_at date only": (_set(["fetched_at"], "2026-11-25"), "fetched_at"),
+    "language not ISO 639-1": (_set(["language"], "spa"), "language"),
+    "url not http": (_set(["url"], "ftp://example.org/x.html"), "url"),
+    "section empty string": (_set(["section"], ""), "section"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BREAKAGE))
+def test_broken_records_are_rejected_with_the_field_named(valid, name):
+    change, field = BREAKAGE[name]
+    record = copy.deepcopy(valid)
+    change(record)
+    errors = record_errors(record)
+    assert errors, name
+    assert any(field in message for message in errors), errors
+
+
+def test_the_item_pipeline_drops_counts_and_logs_invalid_records(valid, caplog):
+    from scrapy.exceptions import DropItem
+    from scrapy.utils.project import get_project_settings
+    from scrapy.utils.test import get_crawler
+
+    from pipelines.scrapy_pipelines import ValidateRecordPipeline
+
+    settings = get_project_settings()
+    assert "pipelines.scrapy_pipelines.ValidateRecordPipeline" in settings.getdict("ITEM_PIPELINES")
+    crawler = get_crawler(settings_dict={"STATS_CLASS": "scrapy.statscollectors.MemoryStatsCollector"})
+    pipeline = ValidateRecordPipeline.from_crawler(crawler)
+    assert pipeline.process_item(copy.deepcopy(valid)) == valid
+    broken = {**valid, "document_date": "2017-13-01"}
+    with caplog.at_level(logging.WARNING, logger="pipelines.scrapy_pipelines"):
+        with pytest.raises(DropItem):
+            pipeline.process_item(broken)
+    assert crawler.stats.get_value("archive/skipped/invalid_record") == 1
+    message = caplog.records[-1].getMessage()
+    assert valid["url"] in message and "document_date" in message
+
+
+def test_schema_is_found_from_the_installed_package(tmp_path):
+    """`pip install -e .` and runs from any folder read the schema from the repository."""
+    import subprocess
+    import sys
+
+    code = "from pipelines.validation import load_schema; print(load_schema()['title'])"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == load_schema()["title"]
