@@ -35,6 +35,19 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
+# Everything the next run of a crawl starts from (learned boilerplate for now) lives in CRAWL_STATE;
+# empty means state/<spider>/ under the working directory.
+CRAWL_STATE = ""
+
+# Boilerplate learned from the site itself (pipelines/boilerplate.py): a line on at least
+# max(BOILERPLATE_MIN_PAGES, BOILERPLATE_MIN_SHARE x pages seen) pages is removed from every record.
+# The first BOILERPLATE_WARMUP pages are held until the model has seen them; the model is saved in
+# CRAWL_STATE and the next crawl of the site starts from it.
+BOILERPLATE_LEARNING = True
+BOILERPLATE_WARMUP = 20
+BOILERPLATE_MIN_PAGES = 5
+BOILERPLATE_MIN_SHARE = 0.2
+
 # The same page reached by several URLs is requested once: fingerprints use the canonical URL.
 REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
 

@@ -113,7 +113,8 @@ class WarcCaptureMiddleware:
             logger.error("Cannot open a WARC file in %s: %s", self.directory, exc)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if self.writer is None:
+        # Only what came over HTTP is an archive's business (not the spider's own data: requests).
+        if self.writer is None or not request.url.startswith(("http://", "https://")):
             return response
         exchange = HttpExchange(
             url=response.url,

@@ -24,6 +24,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from .encoding import PageSkipped
     from .records import build_record
 
+    model = None
+    if args.model:
+        from .boilerplate import BoilerplateModel
+
+        try:
+            model = BoilerplateModel.load(Path(args.model))
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"archive-crawler: cannot read the boilerplate model {args.model}: {exc}", file=sys.stderr)
+            return 2
     status = 0
     for url, path in args.url:
         try:
@@ -33,7 +42,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
             status = 1
             continue
         try:
-            record = build_record(body, url)
+            record = build_record(body, url, boilerplate=model)
         except PageSkipped as skipped:
             print(f"archive-crawler: no record for {path} ({url}): {skipped}", file=sys.stderr)
             status = 1
@@ -61,8 +70,14 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         print(f"archive-crawler: no such WARC file: {', '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        result = reprocess(args.warc, args.output, batch_size=args.batch_size, fsync=args.fsync)
-    except (ValueError, OSError) as exc:
+        model = None
+        if args.model:
+            from .boilerplate import BoilerplateModel
+
+            model = BoilerplateModel.load(Path(args.model))
+        result = reprocess(args.warc, args.output, batch_size=args.batch_size, fsync=args.fsync,
+                           learning=not args.no_learning, model=model)
+    except (ValueError, KeyError, OSError) as exc:
         print(f"archive-crawler: {exc}", file=sys.stderr)
         return 2
     counts = result.counts
@@ -101,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("URL", "FILE"),
         help="the page's URL and the file holding its bytes; repeat for more pages",
     )
+    extract.add_argument(
+        "--model",
+        metavar="FILE",
+        help="a site's learned boilerplate model (boilerplate-SITE.json in a crawl's CRAWL_STATE folder)",
+    )
     extract.set_defaults(func=cmd_extract)
 
     datelines = commands.add_parser(
@@ -131,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=_batch_size, default=0, metavar="N", help="start a new numbered file every N records"
     )
     reprocess.add_argument("--fsync", action="store_true", help="fsync after every record (as FEED_FSYNC)")
+    reprocess.add_argument(
+        "--no-learning", action="store_true", help="do not learn boilerplate (as the crawl's BOILERPLATE_LEARNING=False)"
+    )
+    reprocess.add_argument(
+        "--model", metavar="FILE", help="start learning from this boilerplate model (the one the crawl started from)"
+    )
     reprocess.set_defaults(func=cmd_reprocess)
     return parser
 

@@ -17,7 +17,7 @@ from .dates import PartialDate, SourceLine, parse_date, parse_source_line
 from .encoding import PageSkipped
 from .profiles import SiteProfile
 
-__all__ = ["Line", "PageParts", "visible_lines", "extract_parts", "parse_html"]
+__all__ = ["Line", "PageParts", "visible_lines", "extract_parts", "listing_share", "parse_html"]
 
 # Elements that start a new block (a new line) in a browser's rendering.
 BLOCK_TAGS = frozenset(
@@ -45,6 +45,8 @@ _XML_PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;,»”\"]$")
 # A listing page is mostly link text.
 LISTING_LINK_SHARE = 0.6
+# Fewer main-text lines than this are never called a listing.
+LISTING_MIN_ITEMS = 3
 SECTION_MAX_CHARS = 100
 # Header and footer lines are short; longer lines are never tested against them.
 PIECE_LINE_MAX_CHARS = 200
@@ -71,6 +73,8 @@ class PageParts:
     notice: str | None = None
     published_date: PartialDate | None = None
     link_share: float = 0.0
+    # Texts of the page's links, when the listing test must be repeated on cleaned lines.
+    link_texts: frozenset[str] | None = None
     dropped_by_trafilatura: list[str] = field(default_factory=list)
 
 
@@ -360,12 +364,25 @@ def _generic_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile,
     if profile.source_line and lines and (parsed := parse_source_line(lines[-1])) is not None and parsed.raw == lines[-1]:
         source = parsed
         lines.pop()
-    # A listing page's main text is the titles of the pages it links to.
-    link_texts = {text for text in (_collapse(a.text_content()) for a in tree.iter("a")) if text}
-    chars = sum(len(line) for line in lines) or 1
-    link_share = sum(len(line) for line in lines if line in link_texts) / chars
+    link_texts = frozenset(text for text in (_collapse(a.text_content()) for a in tree.iter("a")) if len(text) >= 4)
     return PageParts(title=title, body=lines, date_line=date_line, document_date=document_date, source=source,
-                     link_share=link_share)
+                     link_share=listing_share(lines, link_texts), link_texts=link_texts)
+
+
+def listing_share(lines: list[str], link_texts: frozenset[str]) -> float:
+    """Share of main-text lines that open with the text of a link: a listing's items start with
+    the titles of the pages they list ("- Title 3 June 2019 excerpt...")."""
+    if len(lines) < LISTING_MIN_ITEMS or not link_texts:
+        return 0.0
+    starts: dict[str, list[str]] = {}
+    for text in link_texts:
+        starts.setdefault(text[:4], []).append(text)
+    opening = 0
+    for line in lines:
+        item = line.lstrip("-*•· ")
+        if any(item.startswith(text) for text in starts.get(item[:4], ())):
+            opening += 1
+    return opening / len(lines)
 
 
 def _keep_main_text(

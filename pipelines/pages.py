@@ -7,13 +7,24 @@ re-made from a capture is the record the crawl wrote.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from .boilerplate import BoilerplateModel
 from .encoding import PageSkipped
 from .profiles import SiteProfile
-from .records import build_record
+from .records import build_record, page_lines
 
-__all__ = ["HTML_TYPES", "UNREADABLE", "Deduplicator", "is_html", "reaches_spider", "page_record"]
+__all__ = [
+    "HTML_TYPES",
+    "UNREADABLE",
+    "Deduplicator",
+    "FetchedPage",
+    "PageRecords",
+    "is_html",
+    "reaches_spider",
+    "page_record",
+]
 
 # Media types read as HTML pages. A response without a Content-Type is tried as HTML too.
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -41,6 +52,7 @@ def page_record(
     content_type: str | bytes | None,
     profile: SiteProfile,
     fetched_at: datetime | None = None,
+    boilerplate: BoilerplateModel | None = None,
 ) -> dict:
     """The record of a page that reached the spider, or ``PageSkipped`` with the reason."""
     if isinstance(content_type, bytes):
@@ -53,7 +65,55 @@ def page_record(
         headers={"Content-Type": content_type} if content_type else None,
         profile=profile,
         fetched_at=fetched_at,
+        boilerplate=boilerplate,
     )
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    body: bytes
+    url: str
+    content_type: str | bytes | None
+    fetched_at: datetime | None = None
+
+
+class PageRecords:
+    """Fetched pages of one site to records, in order, with boilerplate learned from the site.
+
+    Every HTML page is observed by the site's model. Until the model has seen ``warmup`` pages the
+    pages are held, so that the first records are cleaned with what the whole warm-up taught;
+    afterwards each page becomes its record at once. ``flush`` releases what is still held (the
+    end of a crawl of a small site). Without a model, pages become records at once.
+    """
+
+    def __init__(self, profile: SiteProfile, model: BoilerplateModel | None = None):
+        self.profile = profile
+        self.model = model
+        self.held: list[FetchedPage] = []
+
+    def _outcome(self, page: FetchedPage) -> dict | PageSkipped:
+        try:
+            return page_record(page.body, page.url, page.content_type, self.profile, page.fetched_at, self.model)
+        except PageSkipped as skipped:
+            return skipped
+
+    def add(self, page: FetchedPage) -> list[tuple[FetchedPage, dict | PageSkipped]]:
+        """Outcomes ready now (a record or the reason for none), oldest first."""
+        if self.model is None or not is_html(page.content_type):
+            return [(page, self._outcome(page))]
+        self.model.observe(page_lines(page.body, {"Content-Type": _text(page.content_type) or ""}))
+        self.held.append(page)
+        if not self.model.ready:
+            return []
+        return self.flush()
+
+    def flush(self) -> list[tuple[FetchedPage, dict | PageSkipped]]:
+        released, self.held = self.held, []
+        return [(page, self._outcome(page)) for page in released]
+
+
+def _text(content_type: str | bytes | None) -> str | None:
+    return content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
 
 
 class Deduplicator:

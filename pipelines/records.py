@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from .encoding import PageSkipped, decode_html
 from .boilerplate import BoilerplateModel
-from .extraction import extract_parts, parse_html, visible_lines
+from .extraction import LISTING_LINK_SHARE, extract_parts, listing_share, parse_html, visible_lines
 from .language import detect_language
 from .dates import parse_dateline
 from .profiles import SiteProfile, profile_for_url
@@ -62,11 +62,14 @@ def build_record(
         raise PageSkipped("listing_page")
     page = decode_html(body, _content_type(headers))
     parts = extract_parts(page.text, profile, url)
-    if parts.link_share > 0.6:
-        raise PageSkipped("listing_page", f"{parts.link_share:.0%} of the text is links")
     body_lines = parts.body
+    link_share = parts.link_share
     if boilerplate is not None:
-        body_lines, _removed = boilerplate.clean(body_lines)
+        body_lines, removed = boilerplate.clean(body_lines)
+        if removed and parts.link_texts is not None:
+            link_share = listing_share(body_lines, parts.link_texts)
+    if link_share > LISTING_LINK_SHARE:
+        raise PageSkipped("listing_page", f"{link_share:.0%} of the text is links")
     text = "\n".join(body_lines)
     if not text.strip():
         raise PageSkipped("no_text")

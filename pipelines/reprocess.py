@@ -20,7 +20,8 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from .encoding import PageSkipped
 from .output import RecordWriter
-from .pages import Deduplicator, page_record, reaches_spider
+from .boilerplate import BoilerplateModel
+from .pages import Deduplicator, FetchedPage, PageRecords, reaches_spider
 from .profiles import SiteProfile, load_profile, profile_for_url
 from .validation import record_errors
 from .warc import CapturedResponse, read_responses
@@ -49,11 +50,41 @@ def _profile(response: CapturedResponse) -> SiteProfile:
     return profile_for_url(response.url)
 
 
-def records_from_warcs(paths: Iterable[str | os.PathLike], result: ReprocessResult | None = None) -> Iterator[dict]:
-    """The records the crawl would have written from these captures, in capture order."""
+def records_from_warcs(
+    paths: Iterable[str | os.PathLike],
+    result: ReprocessResult | None = None,
+    *,
+    learning: bool = True,
+    model: BoilerplateModel | None = None,
+) -> Iterator[dict]:
+    """The records the crawl would have written from these captures, in capture order.
+
+    With ``learning`` (the crawl's default) boilerplate is learned from the captured pages in
+    capture order, as the crawl learned it, starting from ``model`` when given (the model the
+    crawl started from, if it had one).
+    """
     result = result if result is not None else ReprocessResult()
     counts = result.counts
     seen = Deduplicator()
+    sites: dict[str, PageRecords] = {}
+
+    def emit(outcomes) -> Iterator[dict]:
+        for page, outcome in outcomes:
+            if isinstance(outcome, PageSkipped):
+                counts[f"skipped/{outcome.reason}"] += 1
+                continue
+            errors = record_errors(outcome)
+            if errors:
+                counts["skipped/invalid_record"] += 1
+                logger.warning("Invalid record for %s not written: %s", page.url, "; ".join(errors))
+                continue
+            duplicate = seen.duplicate(outcome)
+            if duplicate:
+                counts[f"skipped/{duplicate}"] += 1
+                continue
+            counts["records"] += 1
+            yield outcome
+
     for path in paths:
         try:
             for response in read_responses(path):
@@ -71,28 +102,18 @@ def records_from_warcs(paths: Iterable[str | os.PathLike], result: ReprocessResu
                     counts["skipped/undecodable"] += 1
                     logger.debug("Cannot undo the content coding of %s: %s", response.url, exc)
                     continue
-                try:
-                    record = page_record(
-                        body, response.url, response.header("Content-Type"), _profile(response), response.date
-                    )
-                except PageSkipped as skipped:
-                    counts[f"skipped/{skipped.reason}"] += 1
-                    continue
-                errors = record_errors(record)
-                if errors:
-                    counts["skipped/invalid_record"] += 1
-                    logger.warning("Invalid record for %s not written: %s", response.url, "; ".join(errors))
-                    continue
-                duplicate = seen.duplicate(record)
-                if duplicate:
-                    counts[f"skipped/{duplicate}"] += 1
-                    continue
-                counts["records"] += 1
-                yield record
+                profile = _profile(response)
+                if profile.name not in sites:
+                    site_model = (model or BoilerplateModel(site=profile.name)) if learning else None
+                    sites[profile.name] = PageRecords(profile, site_model)
+                page = FetchedPage(body, response.url, response.header("Content-Type"), response.date)
+                yield from emit(sites[profile.name].add(page))
         except (ArchiveLoadFailed, OSError) as exc:
             message = f"{path}: {str(exc).strip()}"
             result.errors.append(message)
             logger.error("Cannot read %s", message)
+    for pages in sites.values():
+        yield from emit(pages.flush())
 
 
 def reprocess(
@@ -101,12 +122,14 @@ def reprocess(
     *,
     batch_size: int = 0,
     fsync: bool = False,
+    learning: bool = True,
+    model: BoilerplateModel | None = None,
 ) -> ReprocessResult:
     """Write the records of these WARC files to ``output`` (JSON Lines; ``.gz`` for gzip; with
     ``batch_size``, numbered files: ``%(batch_id)d`` in ``output``)."""
     result = ReprocessResult()
     with RecordWriter(output, batch_size=batch_size, fsync=fsync) as writer:
-        for record in records_from_warcs(paths, result):
+        for record in records_from_warcs(paths, result, learning=learning, model=model):
             writer.write(record)
     result.outputs = [str(p) for p in writer.paths]
     return result

@@ -62,7 +62,7 @@ def warc_crawl(fixture_site, tmp_path_factory):
     output, log_file, warc_dir = folder / "records.jsonl", folder / "crawl.log", folder / "warc"
     started = len(fixture_site.requests)
     command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={fixture_site.base_url}/nizkor/",
-               "-O", str(output), *LOCAL_CRAWL, "-s", f"WARC_DIR={warc_dir}", "-s", f"WARC_MAX_SIZE={WARC_TEST_SIZE}",
+               "-O", str(output), *LOCAL_CRAWL, "-s", f"CRAWL_STATE={folder / 'state'}", "-s", f"WARC_DIR={warc_dir}", "-s", f"WARC_MAX_SIZE={WARC_TEST_SIZE}",
                "-s", f"LOG_FILE={log_file}", "-s", "LOG_LEVEL=INFO"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -78,3 +78,65 @@ def test_model_round_trips_through_its_file(tmp_path, learned):
     assert loaded.pages == learned.pages
     assert loaded.is_boilerplate(BOILERPLATE[-3]) == learned.is_boilerplate(BOILERPLATE[-3])
     assert json.loads(path.read_text())["site"] == "memorywatch.example"
+
+
+@pytest.fixture(scope="module")
+def other_site():
+    from fixtures.server import running_server
+
+    with running_server(OTHER) as server:
+        yield server
+
+
+def crawl_archive(base_url: str, folder, *extra: str):
+    import subprocess
+
+    from conftest import BIN, LOCAL_CRAWL
+
+    output = folder / "records.jsonl"
+    command = [str(BIN / "scrapy"), "crawl", "archive", "-a", f"start_url={base_url}/", "-O", str(output),
+               "-s", f"CRAWL_STATE={folder / 'state'}", *LOCAL_CRAWL, *extra]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return read_jsonl(output), result
+
+
+def test_archive_spider_crawls_a_site_without_profile_into_clean_records(other_site, other_gold, tmp_path):
+    records, _ = crawl_archive(other_site.base_url, tmp_path)
+    by_path = {r["url"].removeprefix(other_site.base_url): r for r in records}
+    assert sorted(by_path) == sorted(g["path"] for g in other_gold), "index, listing and about pages give no record"
+    for gold in other_gold:
+        record = by_path[gold["path"]]
+        assert not [s for s in BOILERPLATE if s in record["text"]], gold["path"]
+        assert record["text"] == gold["text"], gold["path"]
+        assert (record["title"], record["language"], record["document_date"], record["dateline"]) == (
+            gold["title"], gold["language"], gold["document_date"], gold["dateline"]), gold["path"]
+        assert record["site"] == "127.0.0.1" and record["section"] is None and record["published_date"] is None
+    assert not [r for r in other_site.requests if r["path"].startswith("/admin/")], "robots.txt is obeyed"
+
+
+def test_the_next_crawl_starts_from_the_saved_model(other_site, tmp_path):
+    crawl_archive(other_site.base_url, tmp_path)
+    [model_file] = (tmp_path / "state").glob("boilerplate-*.json")
+    saved = BoilerplateModel.load(model_file)
+    assert saved.ready and saved.is_boilerplate("We use cookies to improve your experience.")
+    # With the model in place nothing needs holding: records leave as soon as their page is read.
+    records, result = crawl_archive(other_site.base_url, tmp_path, "-s", "LOG_LEVEL=INFO")
+    assert "Boilerplate model of" in result.stderr
+    assert not [s for r in records for s in BOILERPLATE if s in r["text"]]
+
+
+def test_extract_applies_a_saved_model(other_site, other_gold, tmp_path):
+    import subprocess
+
+    from conftest import BIN
+
+    crawl_archive(other_site.base_url, tmp_path)
+    [model_file] = (tmp_path / "state").glob("boilerplate-*.json")
+    gold = next(g for g in other_gold if g["path"].startswith("/reports/"))
+    command = [str(BIN / "archive-crawler"), "extract", "--url", OTHER_URL + gold["path"], str(page_file(gold["path"]))]
+    plain = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    learned = json.loads(subprocess.run(command + ["--model", str(model_file)], capture_output=True, text=True,
+                                        check=True).stdout)
+    assert [s for s in BOILERPLATE if s in plain["text"]]
+    assert learned["text"] == gold["text"]

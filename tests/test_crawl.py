@@ -18,7 +18,8 @@ COMPARED = [f for f in RECORD_FIELDS if f not in ("url", "canonical_url", "fetch
 
 
 def run_crawl(start_url: str, output, *extra: str, log_file=None, timeout: int = 300) -> subprocess.CompletedProcess:
-    command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={start_url}", "-O", str(output), *extra]
+    command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={start_url}", "-O", str(output),
+               "-s", f"CRAWL_STATE={output.parent / 'state'}", *extra]
     if log_file is not None:
         command += ["-s", f"LOG_FILE={log_file}", "-s", "LOG_LEVEL=DEBUG"]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)

@@ -16,7 +16,7 @@ def test_sigkill_mid_crawl_leaves_only_complete_lines(fixture_site, tmp_path):
     output = tmp_path / "part.jsonl"
     # Slow enough (one page every 0.2 s) that the kill lands while records are still being written.
     command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={fixture_site.base_url}/nizkor/",
-               "-O", str(output), "-s", "DOWNLOAD_DELAY=0.2", "-s", "AUTOTHROTTLE_ENABLED=False",
+               "-O", str(output), "-s", f"CRAWL_STATE={tmp_path / 'state'}", "-s", "DOWNLOAD_DELAY=0.2", "-s", "AUTOTHROTTLE_ENABLED=False",
                "-s", "DOWNLOAD_DELAY_JITTER=0", "-s", "LOG_LEVEL=WARNING"]
     crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -35,7 +35,7 @@ def test_sigkill_mid_crawl_leaves_valid_gzip_and_complete_warc_records(fixture_s
     output, warc_dir = tmp_path / "part.jsonl.gz", tmp_path / "warc"
     # Slow enough (one page every 0.2 s) that the kill lands while records are still being written.
     command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={fixture_site.base_url}/nizkor/",
-               "-O", str(output), "-s", f"WARC_DIR={warc_dir}", "-s", "DOWNLOAD_DELAY=0.2",
+               "-O", str(output), "-s", f"WARC_DIR={warc_dir}", "-s", f"CRAWL_STATE={output.parent / 'state'}", "-s", "DOWNLOAD_DELAY=0.2",
                "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY_JITTER=0", "-s", "LOG_LEVEL=WARNING"]
     crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

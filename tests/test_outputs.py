@@ -19,7 +19,7 @@ def gzip_batches(fixture_site, tmp_path_factory):
     """`-O 'records-%(batch_id)02d.jsonl.gz' -s FEED_EXPORT_BATCH_ITEM_COUNT=20`: the format comes from `.jsonl`."""
     folder = tmp_path_factory.mktemp("gzip-batches")
     command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={fixture_site.base_url}/nizkor/",
-               "-O", str(folder / "records-%(batch_id)02d.jsonl.gz"), "-s", "FEED_EXPORT_BATCH_ITEM_COUNT=20",
+               "-O", str(folder / "records-%(batch_id)02d.jsonl.gz"), "-s", "FEED_EXPORT_BATCH_ITEM_COUNT=20", "-s", f"CRAWL_STATE={folder / 'state'}",
                *LOCAL_CRAWL, "-s", "LOG_LEVEL=INFO"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     return {"result": result, "files": sorted(folder.glob("records-*.jsonl.gz"))}

@@ -229,7 +229,8 @@ def test_chunked_gzip_response_is_stored_consistently_and_reprocesses(chunked_gz
     base, page = chunked_gzip_site
     output, warc_dir = tmp_path / "records.jsonl", tmp_path / "warc"
     crawl = subprocess.run([str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={base}{ARTICLE}",
-                            "-O", str(output), *LOCAL_CRAWL, "-s", f"WARC_DIR={warc_dir}"],
+                            "-O", str(output), *LOCAL_CRAWL, "-s", f"WARC_DIR={warc_dir}",
+                            "-s", f"CRAWL_STATE={tmp_path / 'state'}"],
                            cwd=REPO, capture_output=True, text=True, timeout=300)
     assert crawl.returncode == 0, crawl.stderr[-3000:]
     files = sorted(warc_dir.glob("*.warc.gz"))
