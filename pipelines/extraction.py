@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
@@ -364,9 +365,24 @@ def _generic_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile,
     if profile.source_line and lines and (parsed := parse_source_line(lines[-1])) is not None and parsed.raw == lines[-1]:
         source = parsed
         lines.pop()
-    link_texts = frozenset(text for text in (_collapse(a.text_content()) for a in tree.iter("a")) if len(text) >= 4)
+    link_texts = _internal_link_texts(tree, url)
     return PageParts(title=title, body=lines, date_line=date_line, document_date=document_date, source=source,
                      link_share=listing_share(lines, link_texts), link_texts=link_texts)
+
+
+def _internal_link_texts(tree: lxml.html.HtmlElement, url: str | None) -> frozenset[str]:
+    """Texts of the links to the page's own host: what a listing's items open with (a post that
+    lists links to other sites is still an article)."""
+    host = urlsplit(url).hostname if url else None
+    texts = set()
+    for anchor in tree.iter("a"):
+        href = anchor.get("href")
+        if not href or (url and urlsplit(urljoin(url, href.strip())).hostname != host):
+            continue
+        text = _collapse(anchor.text_content())
+        if len(text) >= 4:
+            texts.add(text)
+    return frozenset(texts)
 
 
 def listing_share(lines: list[str], link_texts: frozenset[str]) -> float:

@@ -36,6 +36,12 @@ def _content_type(headers: Mapping[str, str] | None) -> str | None:
     return None
 
 
+def _directory_like(url: str) -> bool:
+    parts = urlsplit(url)
+    last = parts.path.rsplit("/", 1)[-1]
+    return not last or last.startswith(("index.", "default.")) or bool(parts.query)
+
+
 def page_lines(body: bytes, headers: Mapping[str, str] | None = None) -> list[str]:
     """Every visible line of a page, for learning a site's boilerplate ([] for unreadable pages)."""
     try:
@@ -63,12 +69,15 @@ def build_record(
     page = decode_html(body, _content_type(headers))
     parts = extract_parts(page.text, profile, url)
     body_lines = parts.body
-    link_share = parts.link_share
     if boilerplate is not None:
-        body_lines, removed = boilerplate.clean(body_lines)
-        if removed and parts.link_texts is not None:
-            link_share = listing_share(body_lines, parts.link_texts)
-    if link_share > LISTING_LINK_SHARE:
+        body_lines, _removed = boilerplate.clean(body_lines)
+    if parts.link_texts is None:
+        link_share = parts.link_share  # the site profile located the article: its own link share
+    else:
+        # No profile: only a directory-like page (dir/, index.html, a query) can be a listing,
+        # judged on the lines left after the learned boilerplate is gone.
+        link_share = listing_share(body_lines, parts.link_texts) if _directory_like(url) else 0.0
+    if link_share >= LISTING_LINK_SHARE:
         raise PageSkipped("listing_page", f"{link_share:.0%} of the text is links")
     text = "\n".join(body_lines)
     if not text.strip():
