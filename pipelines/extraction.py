@@ -48,6 +48,8 @@ _SENTENCE_END = re.compile(r"[.!?:;,»”\"]$")
 LISTING_LINK_SHARE = 0.6
 # Fewer main-text lines than this are never called a listing.
 LISTING_MIN_ITEMS = 3
+# A listing item is a title with perhaps a date and an excerpt, not a paragraph opened by a link.
+LISTING_ITEM_MAX_CHARS = 300
 SECTION_MAX_CHARS = 100
 # Header and footer lines are short; longer lines are never tested against them.
 PIECE_LINE_MAX_CHARS = 200
@@ -396,7 +398,7 @@ def listing_share(lines: list[str], link_texts: frozenset[str]) -> float:
     opening = 0
     for line in lines:
         item = line.lstrip("-*•· ")
-        if any(item.startswith(text) for text in starts.get(item[:4], ())):
+        if len(item) <= LISTING_ITEM_MAX_CHARS and any(item.startswith(t) for t in starts.get(item[:4], ())):
             opening += 1
     return opening / len(lines)
 
