@@ -69,7 +69,13 @@ DOWNLOADER_MIDDLEWARES = {
 
 EXTENSIONS = {
     "crawler.extensions.CrawlOutcome": 500,
+    # report.json and report.md beside the output, and a progress line (crawler/report.py).
+    "crawler.report.CrawlReport": 510,
+    "crawler.report.CrawlProgress": 520,
 }
+# Write report.json / report.md at the end of every crawl; log a progress line every N seconds (0: off).
+REPORT_ENABLED = True
+PROGRESS_INTERVAL = 10.0
 
 # Output: UTF-8 JSON Lines in schema field order, each line written whole as soon as it exists.
 # A path ending in .gz is gzip-compressed, one gzip member per line (crawler/feedstorage.py);
