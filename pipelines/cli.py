@@ -3,6 +3,8 @@
     archive-crawler extract --url URL FILE.html [--url URL FILE.html ...]
     archive-crawler datelines < lines.txt
     archive-crawler reprocess WARC [WARC ...] -o OUT.jsonl[.gz] [--batch-size N]
+    archive-crawler schedule run [--config crawls.toml] [--now ISO-DATETIME] [-v]
+    archive-crawler schedule list [--config crawls.toml] [--now ISO-DATETIME] [--json]
 """
 
 from __future__ import annotations
@@ -91,6 +93,64 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def cmd_schedule_run(args: argparse.Namespace) -> int:
+    from .schedule import Clock, ConfigError, load_config, run_due
+
+    try:
+        crawls = load_config(args.config)
+    except ConfigError as exc:
+        print(f"archive-crawler: {exc}", file=sys.stderr)
+        return 2
+    outcomes = run_due(crawls, Clock(args.now), say=_say, verbose=args.verbose)
+    return 1 if any(outcome.failed for outcome in outcomes) else 0
+
+
+def cmd_schedule_list(args: argparse.Namespace) -> int:
+    from .schedule import Clock, ConfigError, load_config, status
+
+    try:
+        crawls = load_config(args.config)
+    except ConfigError as exc:
+        print(f"archive-crawler: {exc}", file=sys.stderr)
+        return 2
+    now = Clock(args.now)()
+    rows = [status(crawl, now) for crawl in crawls]
+    if args.json:
+        for row in rows:
+            _print_json(row)
+        return 0
+
+    def last_run(row: dict) -> str:
+        run = row["last_run"]
+        if run is None:
+            return "never"
+        if run.get("ended") is not None:
+            return f"{run['started']} exit {run.get('exit_status')}"
+        return f"{run['started']} {'running' if row['running'] else 'interrupted'}"
+
+    table = [("CRAWL", "SCHEDULE", "NEXT SLOT (UTC)", "LAST RUN", "DUE", "WHY")]
+    for row in rows:
+        due = "running" if row["running"] else "yes" if row["due"] else "no"
+        table.append((row["name"], row["schedule"], row["next_slot"], last_run(row), due, row["reason"]))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
+    return 0
+
+
+def _moment(value: str):
+    from .schedule import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {value!r} (e.g. 2026-11-23T03:00:00Z)") from None
+
+
 def _batch_size(value: str) -> int:
     size = int(value)
     if size <= 0:
@@ -158,6 +218,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", metavar="FILE", help="start learning from this boilerplate model (the one the crawl started from)"
     )
     reprocess.set_defaults(func=cmd_reprocess)
+
+    schedule = commands.add_parser(
+        "schedule",
+        help="run the recurring crawls of crawls.toml that are due; list them",
+        description="Recurring crawls named in crawls.toml (cron schedules, UTC). See the README, "
+        "'Scheduled crawls and scrapyd'.",
+    )
+    schedule_commands = schedule.add_subparsers(dest="schedule_command", required=True)
+    run = schedule_commands.add_parser(
+        "run",
+        help="start the crawls that are due, one after another (call it every minute from cron or a systemd timer)",
+        description="Starts each crawl whose latest cron slot at or before now is later than the start of its "
+        "last run (a crawl never run is due at once; missed slots give one run). A crawl whose lock is held by "
+        "another run is skipped. Exit status: 0, 1 when a crawl that ran exited non-zero, 2 for a bad config.",
+    )
+    listing = schedule_commands.add_parser(
+        "list", help="each crawl, its next slot, its last run and whether it is due now"
+    )
+    for sub in (run, listing):
+        sub.add_argument("--config", default="crawls.toml", metavar="FILE",
+                         help="the crawls file (default: crawls.toml); relative output folders are relative to its folder")
+        sub.add_argument("--now", type=_moment, metavar="ISO-DATETIME",
+                         help="act as if the clock read this time, UTC unless an offset is given (for tests and catch-up)")
+    run.add_argument("-v", "--verbose", action="store_true", help="also say which crawls are not due and why")
+    run.set_defaults(func=cmd_schedule_run)
+    listing.add_argument("--json", action="store_true", help="one JSON object per crawl instead of a table")
+    listing.set_defaults(func=cmd_schedule_list)
     return parser
 
 

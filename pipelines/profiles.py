@@ -9,12 +9,14 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
 __all__ = ["SiteProfile", "load_profile", "profile_for_url", "available_profiles"]
 
-PROFILE_DIR = Path(__file__).with_name("profiles")
+# A folder of the package; read through importlib.resources so that a zipped egg (scrapyd) works too.
+PROFILE_DIR = files(__package__) / "profiles"
 GENERIC = "generic"
 
 
@@ -87,7 +89,7 @@ class SiteProfile:
 
 
 def available_profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+    return sorted(p.name.removesuffix(".toml") for p in PROFILE_DIR.iterdir() if p.name.endswith(".toml"))
 
 
 @cache

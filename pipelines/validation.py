@@ -1,8 +1,9 @@
 """Records checked against the published schema, ``schema/record-v1.json`` (JSON Schema 2020-12).
 
-The schema file lives at the repository root so that data teams can take it as it is; the package
-reads it from there (an editable install and ``scrapy crawl`` from the repository root both see it),
-else from ``<prefix>/share/archive-crawler/schema/`` where a regular install puts a copy.
+The schema file is published at ``schema/record-v1.json`` so that data teams can take it as it is.
+The package carries it as ``pipelines/data/record-v1.json`` (in the repository a symlink to the
+published file, in a wheel or an egg a copy of it) and reads it with importlib.resources, so that an
+editable install, a regular install and a zipped egg deployed to scrapyd all find it.
 ``ARCHIVE_CRAWLER_SCHEMA`` may point at another copy.
 """
 
@@ -11,24 +12,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Mapping
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
 __all__ = ["SCHEMA_PATH", "load_schema", "record_errors"]
 
+# The published file, in the repository.
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "record-v1.json"
-# Where a regular (non-editable) install puts it: [tool.setuptools.data-files] in pyproject.toml.
-INSTALLED_SCHEMA_PATH = Path(sys.prefix) / "share" / "archive-crawler" / "schema" / "record-v1.json"
+# What the package reads: the same file (a symlink to it), or its copy inside an installed package or egg.
+PACKAGED_SCHEMA = files(__package__) / "data" / "record-v1.json"
 
 
-def schema_path() -> Path:
+def schema_path():
+    """The schema file to read: a Path, or a Traversable inside a zipped egg."""
     if os.environ.get("ARCHIVE_CRAWLER_SCHEMA"):
         return Path(os.environ["ARCHIVE_CRAWLER_SCHEMA"])
-    return SCHEMA_PATH if SCHEMA_PATH.is_file() or not INSTALLED_SCHEMA_PATH.is_file() else INSTALLED_SCHEMA_PATH
+    return PACKAGED_SCHEMA
 
 
 @cache
