@@ -34,13 +34,42 @@ class DurableFileFeedStorage(FileFeedStorage):
         self.fsync = fsync
         # Scrapy's own postprocessing plugins (e.g. GzipPlugin) would compress a second time.
         self.gzip = is_gzip_path(self.path) and not (feed_options or {}).get("postprocessing")
+        if self.write_mode == "wb" and "%(" not in self.path:
+            # -O: empty the file when the crawl opens, not at its first record, so that a run killed
+            # before its first record leaves an empty part rather than the previous run's records.
+            # (A resumed crawl has already read them back: crawler/spiders/base.py.)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                (GzipMemberFile if self.gzip else DurableFile)(self.path, "wb").close()
+            except OSError:
+                pass  # an output that cannot be written is reported by CrawlOutcome
 
     @classmethod
     def from_crawler(cls, crawler, uri: str, *, feed_options: dict[str, Any] | None = None):
         return cls(uri, feed_options=feed_options, fsync=crawler.settings.getbool("FEED_FSYNC", False))
 
-    def open(self, spider) -> DurableFile:  # type: ignore[override]
+    def open(self, spider):  # type: ignore[override]
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         cls = GzipMemberFile if self.gzip else DurableFile
         logger.debug("Writing feed %s (%s)", self.path, "gzip members" if self.gzip else "plain")
-        return cls(self.path, self.write_mode, fsync=self.fsync)
+        file = cls(self.path, self.write_mode, fsync=self.fsync)
+        written = getattr(spider, "record_written", None)
+        return LineNotifyingFile(file, written) if written is not None else file
+
+
+class LineNotifyingFile:
+    """Tells the spider about each line once it is in the file, so that the crawl state marks a
+    page finished only after its record is safely written (resume after a kill: no loss)."""
+
+    def __init__(self, file: DurableFile, written):
+        self.file = file
+        self.written = written
+
+    def write(self, data: bytes) -> int:
+        count = self.file.write(data)
+        if data.strip():
+            self.written(bytes(data))
+        return count
+
+    def __getattr__(self, name: str):
+        return getattr(self.file, name)

@@ -18,7 +18,7 @@ from .dates import PartialDate, SourceLine, parse_date, parse_source_line
 from .encoding import PageSkipped
 from .profiles import SiteProfile
 
-__all__ = ["Line", "PageParts", "visible_lines", "extract_parts", "listing_share", "parse_html"]
+__all__ = ["Line", "PageParts", "directory_like", "visible_lines", "extract_parts", "listing_share", "parse_html"]
 
 # Elements that start a new block (a new line) in a browser's rendering.
 BLOCK_TAGS = frozenset(
@@ -367,9 +367,17 @@ def _generic_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile,
     if profile.source_line and lines and (parsed := parse_source_line(lines[-1])) is not None and parsed.raw == lines[-1]:
         source = parsed
         lines.pop()
-    link_texts = _internal_link_texts(tree, url)
+    # Only a directory-like page (dir/, index.html, a query) of a site without a profile can be a
+    # listing; the link texts are gathered for those alone (they cost a URL join per link).
+    link_texts = _internal_link_texts(tree, url) if url is None or directory_like(url) else frozenset()
     return PageParts(title=title, body=lines, date_line=date_line, document_date=document_date, source=source,
                      link_share=listing_share(lines, link_texts), link_texts=link_texts)
+
+
+def directory_like(url: str) -> bool:
+    parts = urlsplit(url)
+    last = parts.path.rsplit("/", 1)[-1]
+    return not last or last.startswith(("index.", "default.")) or bool(parts.query)
 
 
 def _internal_link_texts(tree: lxml.html.HtmlElement, url: str | None) -> frozenset[str]:

@@ -36,12 +36,6 @@ def _content_type(headers: Mapping[str, str] | None) -> str | None:
     return None
 
 
-def _directory_like(url: str) -> bool:
-    parts = urlsplit(url)
-    last = parts.path.rsplit("/", 1)[-1]
-    return not last or last.startswith(("index.", "default.")) or bool(parts.query)
-
-
 def page_lines(body: bytes, headers: Mapping[str, str] | None = None) -> list[str]:
     """Every visible line of a page, for learning a site's boilerplate ([] for unreadable pages)."""
     try:
@@ -74,9 +68,8 @@ def build_record(
     if parts.link_texts is None:
         link_share = parts.link_share  # the site profile located the article: its own link share
     else:
-        # No profile: only a directory-like page (dir/, index.html, a query) can be a listing,
-        # judged on the lines left after the learned boilerplate is gone.
-        link_share = listing_share(body_lines, parts.link_texts) if _directory_like(url) else 0.0
+        # No profile: a directory-like page is judged on the lines left once boilerplate is gone.
+        link_share = listing_share(body_lines, parts.link_texts)
     if link_share >= LISTING_LINK_SHARE:
         raise PageSkipped("listing_page", f"{link_share:.0%} of the text is links")
     text = "\n".join(body_lines)
@@ -103,4 +96,6 @@ def build_record(
         "dateline": dateline.as_record() if dateline else None,
         "fetched_at": utc_timestamp(fetched_at),
         "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        # 1 for a page's first record; a crawl with state counts its changes (crawler/spiders/base.py).
+        "revision": 1,
     }

@@ -16,5 +16,6 @@ RECORD_FIELDS = (
     "dateline",
     "fetched_at",
     "content_sha256",
+    "revision",
 )
 DATE_FIELDS = ("document_date", "published_date", "source", "dateline")

@@ -41,13 +41,22 @@ class ValidateRecordPipeline:
 class DeduplicatePipeline:
     """One record per page: drop a record whose canonical URL or body hash was already written."""
 
-    def __init__(self, stats: StatsCollector):
+    def __init__(self, stats: StatsCollector, crawler: Crawler | None = None):
         self.stats = stats
+        self.crawler = crawler
         self.seen = Deduplicator()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DeduplicatePipeline:
-        return cls(crawler.stats)
+        return cls(crawler.stats, crawler)
+
+    def open_spider(self) -> None:
+        # A resumed crawl: what the killed run already wrote counts as seen.
+        state = getattr(getattr(self.crawler, "spider", None), "state", None)
+        if state is not None and state.resumed:
+            for url, digest in state.written_this_crawl():
+                self.seen.urls.add(url)
+                self.seen.hashes.add(digest)
 
     def process_item(self, item):
         record = ItemAdapter(item)

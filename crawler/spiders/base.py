@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,15 +16,18 @@ from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler.state import site_slug, state_dir
+from crawler.state import previous_records, requires_contact, site_slug, state_dir
 from pipelines.boilerplate import BoilerplateModel
+from pipelines.crawlstate import CrawlState
 from pipelines.encoding import PageSkipped
 from pipelines.pages import FetchedPage, PageRecords, is_html
 from pipelines.profiles import SiteProfile, load_profile
-from pipelines.urls import site_key
+from pipelines.urls import canonical_url, site_key
 
 # A request that needs no network: it only gives held pages a callback to be released from.
 RELEASE_URL = "data:,"
+# Pages between saves of the learned boilerplate model during a crawl.
+MODEL_SAVE_EVERY = 25
 
 
 class ArchiveSpider(scrapy.Spider):
@@ -31,6 +35,8 @@ class ArchiveSpider(scrapy.Spider):
 
     name = "archive"
     profile_name = "generic"
+    # Answers a re-crawl must see: not modified, and gone.
+    handle_httpstatus_list = [304, 404, 410]
 
     def __init__(self, start_url: str | None = None, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -48,11 +54,20 @@ class ArchiveSpider(scrapy.Spider):
         self.link_extractor = LinkExtractor(unique=True, canonicalize=False)
         self.model_path: Path | None = None
         self.pages = PageRecords(self.profile)
+        self.state: CrawlState | None = None
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
+        if requires_contact(settings, spider.start_url):
+            raise ValueError(
+                "CONTACT_URL is required to crawl a real site: name the operator, e.g. "
+                "-s CONTACT_URL=https://example.org/contact (it goes in the User-Agent)"
+            )
+        spider.state = CrawlState(state_dir(settings, spider.name) / "state.sqlite3")
+        spider._begin_run(settings)
+        crawler.signals.connect(spider._end_run, signal=signals.spider_closed)
         if settings.getbool("BOILERPLATE_LEARNING", True):
             spider.model_path = state_dir(settings, spider.name) / f"boilerplate-{site_slug(spider.site)}.json"
             spider.pages.model = spider._load_model(settings)
@@ -90,32 +105,106 @@ class ArchiveSpider(scrapy.Spider):
             agent = f"{settings.get('BOT_NAME')}/{settings.get('PROJECT_VERSION')}"
             settings.set("USER_AGENT", f"{agent} (+{contact})" if contact else agent, priority="spider")
 
+    def _begin_run(self, settings) -> None:
+        from crawler.report import first_feed
+
+        output = first_feed(settings)
+        self.state.begin_run(output)
+        if self.state.resumed:
+            # Records the killed run wrote but had not yet marked: they are in its output, not lost.
+            missing = self.state.reconcile(previous_records(self.state.previous_output()))
+            self.logger.info("Resuming crawl %d of %s (%d records reconciled from the last output)",
+                             self.state.crawl_id, self.site, missing)
+
+    def record_written(self, line: bytes) -> None:
+        """Called by the feed storage once a record's line is in the output."""
+        record = json.loads(line)
+        self.state.record_written(record["canonical_url"], record["content_sha256"], record["revision"])
+
+    def _end_run(self, spider, reason: str) -> None:
+        if self.state is not None:
+            self.state.end_run(finished_crawl=reason == "finished")
+            self.state.close()
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # Filtered like every other request, so the start page is not fetched again as dir/index.html.
-        yield scrapy.Request(self.start_url, callback=self.parse)
+        """The start page; then what a resumed crawl still has to do, or every page a new crawl re-checks."""
+        request = self._request(self.start_url)
+        if request is not None:
+            yield request
+        for url in self.state.pending() if self.state.resumed else self.state.known():
+            request = self._request(url, resuming=self.state.resumed)
+            if request is not None:
+                yield request
+
+    def _request(self, url: str, resuming: bool = False) -> scrapy.Request | None:
+        """A request for a page not yet queued in this crawl, conditional when a record came from it."""
+        canonical = canonical_url(url, self.profile)
+        if not self.state.queue(canonical, url) and not resuming:
+            return None
+        headers = {}
+        known = self.state.page(canonical)
+        if known is not None and known.revision:
+            if known.etag:
+                headers["If-None-Match"] = known.etag
+            if known.last_modified:
+                headers["If-Modified-Since"] = known.last_modified
+            if headers:
+                self._count("requests/conditional")
+        return scrapy.Request(url, callback=self.parse, headers=headers, meta={"canonical_url": canonical})
 
     def _count(self, key: str) -> None:
         self.crawler.stats.inc_value(f"archive/{key}")
 
     def parse(self, response: Response, **kwargs: Any):
+        requested = response.meta.get("canonical_url") or canonical_url(response.url, self.profile)
+        canonical = canonical_url(response.url, self.profile)
+        status = response.status
+        headers = response.headers
+        etag = (headers.get(b"ETag") or b"").decode("latin-1") or None
+        modified = (headers.get(b"Last-Modified") or b"").decode("latin-1") or None
+        settled = status in (304, 404, 410)
+        for key in {requested, canonical}:
+            self.state.fetched(key, response.url, status, etag, modified, done=settled)
+        if status == 304:
+            self._count("pages/unchanged")
+            return
+        if status in (404, 410):
+            self._count("pages/gone")
+            self.crawler.stats.inc_value(f"httperror/response_ignored_status_count/{status}")
+            self.logger.info("Gone (%d): %s", status, response.url)
+            return
         self._count("pages/fetched")
-        content_type = response.headers.get(b"Content-Type")
+        content_type = headers.get(b"Content-Type")
         page = FetchedPage(response.body, response.url, content_type, datetime.now(timezone.utc))
+        # Links first: a page is only finished once what it links to is queued.
+        if is_html(content_type):
+            yield from self._follow(response)
         # The same decisions as `archive-crawler reprocess` (pipelines/pages.py).
         yield from self._emit(self.pages.add(page))
         if self.pages.held:
             self.crawler.stats.set_value("archive/boilerplate/held", len(self.pages.held))
-        if is_html(content_type):
-            yield from self._follow(response)
+        model = self.pages.model
+        if model is not None and model.ready and model.pages % MODEL_SAVE_EVERY == 0:
+            self._save_model(self, "checkpoint")  # a killed crawl resumes with what it learned
 
     def _emit(self, outcomes: Iterable[tuple[FetchedPage, dict | PageSkipped]]):
         for page, outcome in outcomes:
+            key = canonical_url(page.url, self.profile)
             if isinstance(outcome, PageSkipped):
                 self._count(f"skipped/{outcome.reason}")
                 self.logger.debug("No record from %s: %s", page.url, outcome)
-            else:
-                self._count("pages/article")
-                yield outcome
+                self.state.finish(key)
+                continue
+            self._count("pages/article")
+            known = self.state.page(outcome["canonical_url"])
+            if known is not None and known.revision and known.content_sha256 == outcome["content_sha256"]:
+                self._count("pages/unchanged")
+                self.state.finish(key)
+                continue
+            outcome["revision"] = (known.revision if known is not None else 0) + 1
+            self._count("records/changed" if outcome["revision"] > 1 else "records/new")
+            # Finished when its line is in the output (crawler/feedstorage.py calls record_written).
+            yield outcome
 
     def _release_held(self, spider) -> None:
         """Nothing left to fetch but pages still held for learning: give them a callback to leave by."""
@@ -136,4 +225,6 @@ class ArchiveSpider(scrapy.Spider):
             if site_key(link.url, self.profile) != self.site:
                 self._count("links/offsite")
                 continue
-            yield response.follow(link.url, callback=self.parse)
+            request = self._request(response.urljoin(link.url))
+            if request is not None:
+                yield request
