@@ -4,6 +4,7 @@ write JSON Lines and WARC files and print what the crawl did."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import json
 import sys
 from collections import Counter
@@ -28,9 +29,11 @@ LOCAL_OVERRIDES = {
 }
 
 
-def crawl(start_url: str, output: Path, warc_dir: Path | None = None) -> dict:
+def crawl(start_url: str, output: Path, warc_dir: Path | None = None, state: Path | None = None) -> dict:
     settings = get_project_settings()
     settings.setdict(LOCAL_OVERRIDES, priority="cmdline")
+    if state is not None:
+        settings.set("CRAWL_STATE", str(state), priority="cmdline")
     if warc_dir is not None:
         settings.set("WARC_DIR", str(warc_dir), priority="cmdline")
     settings.set("FEEDS", {str(output): {"format": "jsonlines", "overwrite": True}}, priority="cmdline")
@@ -83,13 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("out/demo.jsonl"))
     parser.add_argument("--warc-dir", type=Path, default=Path("out/warc"), help="WARC capture folder")
+    parser.add_argument("--state", type=Path, default=Path("out/demo-state"),
+                        help="crawl state folder, emptied first: a demo always shows the full crawl")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(args.state, ignore_errors=True)
     earlier = set(args.warc_dir.glob("*.warc.gz"))
     with running_server(SITE, headers_file=HEADERS) as server:
         start_url = f"{server.base_url}/nizkor/"
         print(f"serving {SITE.relative_to(REPO)} at {server.base_url}; crawling {start_url}", flush=True)
-        stats = crawl(start_url, args.out, args.warc_dir)
+        stats = crawl(start_url, args.out, args.warc_dir, args.state)
     # This run's files: earlier demo runs leave theirs beside them (names carry the crawl's start time).
     warc_files = sorted(set(args.warc_dir.glob("*.warc.gz")) - earlier)
     print(summary(stats, args.out, warc_files))

@@ -162,6 +162,8 @@ def build_report(
             "per_second": round(fetched / duration, 3) if duration > 0 else 0.0,
             "read": _int(stats, "archive/pages/fetched"),
             "download_errors": download_errors,
+            # Known pages that answered 404 or 410 (the crawl state remembers them).
+            "gone": _int(stats, "archive/pages/gone"),
         },
         "records": {
             "written": written,

@@ -79,3 +79,56 @@ def test_killed_crawls_resume_with_every_record_exactly_once(fixture_site, gold,
     assert set(paths.values()) == {1}, f"written twice: {[p for p, n in paths.items() if n > 1]}"
     assert {r["revision"] for r in records} == {1}
     assert sum(1 for p in parts[:-1] if read_jsonl(p)) >= 2, "kills landed while records were being written"
+
+
+def _conditional(request: dict) -> bool:
+    headers = {k.lower() for k in request["headers"]}
+    return "if-none-match" in headers or "if-modified-since" in headers
+
+
+def test_a_second_crawl_of_an_unchanged_site_emits_nothing_and_asks_conditionally(own_site, tmp_path, gold):
+    state = tmp_path / "state"
+    first, _ = crawl(own_site.base_url, tmp_path / "first.jsonl", state)
+    assert len(first) == len(gold)
+    started = len(own_site.requests)
+    second, _ = crawl(own_site.base_url, tmp_path / "second.jsonl", state)
+    assert second == []
+    requests = list(own_site.requests)[started:]
+    article_requests = [r for r in requests if urlsplit(r["path"]).path in gold]
+    assert len({urlsplit(r["path"]).path for r in article_requests}) == len(gold), "every known page re-checked"
+    assert all(_conditional(r) for r in article_requests)
+    assert {r["status"] for r in article_requests} == {304}
+
+
+def _change_body(path: Path, old: str, new: str) -> None:
+    data = path.read_bytes()
+    assert old.encode() in data, path
+    path.write_bytes(data.replace(old.encode(), new.encode(), 1))
+
+
+def test_three_changed_pages_come_back_with_revision_2(own_site, tmp_path, gold):
+    state = tmp_path / "state"
+    crawl(own_site.base_url, tmp_path / "first.jsonl", state)
+    changed = ["/nizkor/espana/doc/cyberthreat2.html", "/peace/libya/doc/lby518.html", "/nizkor/doc/hrw4.html"]
+    for path in changed:
+        first_line = gold[path]["text"].split("\n")[-1]
+        word = next(w for w in first_line.split() if w.isascii() and w.isalpha() and len(w) > 5)
+        _change_body(own_site.root / path.lstrip("/"), word, word + " (corrected)")
+    second, _ = crawl(own_site.base_url, tmp_path / "second.jsonl", state)
+    assert sorted(urlsplit(r["url"]).path for r in second) == sorted(changed)
+    assert {r["revision"] for r in second} == {2}
+    assert all("(corrected)" in r["text"] for r in second)
+    third, _ = crawl(own_site.base_url, tmp_path / "third.jsonl", state)
+    assert third == []
+
+
+def test_a_page_gone_is_reported(own_site, tmp_path, gold):
+    state = tmp_path / "state"
+    crawl(own_site.base_url, tmp_path / "first.jsonl", state)
+    (own_site.root / "nizkor/doc/hrw4.html").unlink()
+    second, log = crawl(own_site.base_url, tmp_path / "second.jsonl", state)
+    assert second == []
+    assert "Gone (404): " in log and "/nizkor/doc/hrw4.html" in log
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["skipped"]["http_error"].get("404", 0) >= 2  # the page gone and the fixture's broken link
+    assert report["pages"]["gone"] >= 2
