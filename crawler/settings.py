@@ -30,6 +30,18 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
+# More politeness (crawler/politeness.py, middlewares registered below):
+# robots.txt Crawl-delay for our User-Agent is the floor of the host's delay, AutoThrottle included
+# (capped at CRAWL_DELAY_MAX seconds).
+ROBOTSTXT_CRAWL_DELAY = True
+CRAWL_DELAY_MAX = 60.0
+# 429 and 503 are retried (at most RETRY_TIMES times) after Retry-After, or after an exponential
+# backoff from RETRY_BACKOFF_BASE seconds without one; nothing else goes to the host meanwhile; a
+# Retry-After over RETRY_AFTER_MAX seconds gives up on the request. Scrapy's RetryMiddleware keeps
+# the other codes (its default list without 429 and 503, so that nothing is retried twice).
+RETRY_BACKOFF_BASE = 5.0
+RETRY_AFTER_MAX = 600.0
+RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
 
 # No remote code execution endpoints on a crawler that runs unattended.
 TELNETCONSOLE_ENABLED = False
@@ -65,6 +77,12 @@ WARC_DIR = ""
 WARC_MAX_SIZE = 1_000_000_000
 DOWNLOADER_MIDDLEWARES = {
     "crawler.warc.WarcCaptureMiddleware": 950,
+    # Politeness (crawler/politeness.py): Crawl-delay after robots.txt (100); Retry-After below Scrapy's
+    # RetryMiddleware (550), so that it sees the final answer of its retry once; the per-host queue
+    # last, right before the downloader's slots.
+    "crawler.politeness.CrawlDelayMiddleware": 110,
+    "crawler.politeness.RetryAfterMiddleware": 540,
+    "crawler.politeness.HostQueueMiddleware": 990,
 }
 
 EXTENSIONS = {

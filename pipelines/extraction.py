@@ -305,12 +305,23 @@ def _trafilatura_text(html: str, url: str | None, profile: SiteProfile) -> str |
     # trafilatura gets the decoded text, not our tree: it parses with lxml.etree's parser and judges
     # an lxml.html tree differently (measured: whole articles lost on the trafilatura-eval set).
     options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
+    if profile.prune_xpaths:
+        options["prune_xpath"] = list(profile.prune_xpaths)
     return trafilatura.extract(html, url=url, with_metadata=False, **options)
+
+
+def _prune(tree: lxml.html.HtmlElement, profile: SiteProfile) -> lxml.html.HtmlElement:
+    """Drop the elements the site profile says are never article text (their tails stay)."""
+    for xpath in profile.prune_xpaths:
+        for element in tree.xpath(xpath):
+            if element.getparent() is not None:
+                element.drop_tree()
+    return tree
 
 
 def extract_parts(html: str, profile: SiteProfile, url: str | None = None) -> PageParts:
     """Locate an article's parts in a decoded page using the site profile and trafilatura."""
-    tree = parse_html(html)
+    tree = _prune(parse_html(html), profile)
     if profile.title_rule == "first_line_after_header":
         return _templated_parts(html, tree, profile, url)
     return _generic_parts(html, tree, profile, url)

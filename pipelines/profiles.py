@@ -52,6 +52,7 @@ class SiteProfile:
     section_rule: str = "none"
     source_line: bool = True
     trafilatura: dict = field(default_factory=dict)
+    prune_xpaths: tuple[str, ...] = ()
     path: Path | None = field(default=None, compare=False)
 
     @classmethod
@@ -78,6 +79,7 @@ class SiteProfile:
             section_rule=footer.get("section", "none"),
             source_line=bool(footer.get("source_line", True)),
             trafilatura=dict(data.get("trafilatura", {})),
+            prune_xpaths=tuple(data.get("prune_xpaths", [])),
             path=path,
         )
 

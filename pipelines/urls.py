@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url
+from w3lib.url import canonicalize_url, url_query_cleaner
 
 from .profiles import SiteProfile
 
 __all__ = ["canonical_url", "site_key"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Query parameters that only track where a visitor came from: never part of a page's identity.
+TRACKING_PARAMETERS = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_ga",
+)
 
 
 def canonical_url(url: str, profile: SiteProfile) -> str:
-    """Fold the profile's host aliases and scheme, drop the fragment, the default port, a static
-    page's query string and a trailing directory-index file name."""
-    # w3lib sorts query arguments, normalises percent-escapes and drops the fragment.
+    """Fold the profile's host aliases and scheme, drop the fragment, the default port, tracking
+    parameters, a static page's query string and a trailing directory-index file name."""
+    # w3lib drops tracking parameters, sorts query arguments, normalises percent-escapes and drops
+    # the fragment.
+    url = url_query_cleaner(url, TRACKING_PARAMETERS, remove=True, keep_fragments=False)
     parts = urlsplit(canonicalize_url(url, keep_fragments=False))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()

@@ -1,13 +1,19 @@
 """The mock archive is what its specifications say, and its server behaves like a static web server."""
 
+import email.utils
+import hashlib
+import json
+import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from conftest import REPO
+from fixtures.server import running_server
 
 
 def test_committed_fixture_files_equal_a_rebuild_from_the_specs():
@@ -42,14 +48,6 @@ def test_fixture_server_answers_like_a_static_site(fixture_site, path, status, c
 
 
 # --- validators, conditional requests, scripted answers and the request log (fixtures/server.py) ---
-
-import email.utils
-import hashlib
-import json
-import os
-import time
-
-from fixtures.server import running_server
 
 
 def request(url: str, method: str = "GET", **headers: str):

@@ -34,3 +34,7 @@ def test_the_url_host_picks_the_profile():
     assert profile_for_url("http://mail.derechos.org/x.html").name == "derechos.org"
     assert profile_for_url("http://www.nizkor.org/x.html").name == "generic"
     assert site_key("http://derechos.org/a", DERECHOS) == site_key("https://www.derechos.org/b", DERECHOS)
+
+
+def test_tracking_parameters_are_never_part_of_a_page():
+    assert canonical_url("http://example.org/a?utm_source=home&id=2&fbclid=x", GENERIC) == "http://example.org/a?id=2"

@@ -150,7 +150,8 @@ class ArchiveSpider(scrapy.Spider):
                 headers["If-Modified-Since"] = known.last_modified
             if headers:
                 self._count("requests/conditional")
-        return scrapy.Request(url, callback=self.parse, headers=headers, meta={"canonical_url": canonical})
+        # The canonical form is fetched: no fragment, no tracking or ignored query, one host spelling.
+        return scrapy.Request(canonical, callback=self.parse, headers=headers, meta={"canonical_url": canonical})
 
     def _count(self, key: str) -> None:
         self.crawler.stats.inc_value(f"archive/{key}")
