@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MUC3 ?= ../shared/data/muc3/dev.tsv
+AEB ?= ../shared/benchmarks/aeb
+TRAFILATURA_EVAL ?= ../shared/benchmarks/trafilatura-eval
 
 .PHONY: demo test bench install clean
 
@@ -27,6 +29,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/datelines.py $(MUC3)
+	$(BIN)/python benchmarks/extraction.py --aeb $(AEB) --trafilatura-eval $(TRAFILATURA_EVAL)
 
 clean:
 	rm -rf $(VENV) out state

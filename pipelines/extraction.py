@@ -398,8 +398,14 @@ def _internal_link_texts(tree: lxml.html.HtmlElement, url: str | None) -> frozen
     texts = set()
     for anchor in tree.iter("a"):
         href = anchor.get("href")
-        if not href or (url and urlsplit(urljoin(url, href.strip())).hostname != host):
+        if not href:
             continue
+        if url:
+            try:
+                if urlsplit(urljoin(url, href.strip())).hostname != host:
+                    continue
+            except ValueError:  # a malformed href ("http://[ccpa-preferences]/") links nowhere
+                continue
         text = _collapse(anchor.text_content())
         if len(text) >= 4:
             texts.add(text)

@@ -101,3 +101,11 @@ def test_a_minimal_layout_c_page():
     assert record["source"]["place"] == "Moscow"
     assert record["dateline"] == {"place": "MOSCOW", "date": "2011-05-23", "agency": "TASS",
                                   "raw": "MOSCOW, May 23. /TASS/."}
+
+
+def test_a_malformed_link_does_not_break_a_page_of_a_site_without_profile():
+    paragraphs = "".join(f"<p>Paragraph {i} of an article about the archive, long enough to be text.</p>" for i in range(8))
+    page = (f"<html><body><h1>A headline</h1>{paragraphs}<a href='http://[ccpa-preferences]/x'>Privacy</a>"
+            "</body></html>").encode()
+    record = build_record(page, "https://example.org/news/")
+    assert record["title"] == "A headline" and "Paragraph 7" in record["text"]
