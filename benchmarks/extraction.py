@@ -140,7 +140,7 @@ def aeb(folder: Path, limit: int | None) -> None:
             fp += sum(got.values()) - shared
             fn += sum(gold.values()) - shared
         precision, recall, f1 = prf(tp, fp, fn)
-        rows.append([name, f"{precision:.3f}", f"{recall:.3f}", f"{f1:.3f}", f"{len(pages) / outcome.seconds:.1f}"])
+        rows.append([name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", f"{len(pages) / outcome.seconds:.1f}"])
     print_table(f"AEB ({len(pages)} pages, 4-word shingles)", ["extractor", "precision", "recall", "F1", "pages/s"], rows)
 
 
@@ -170,7 +170,7 @@ def trafilatura_eval(folder: Path, limit: int | None) -> None:
             for snippet in page.gold.get("without") or []:
                 fp += _normalise(snippet) in body
         precision, recall, f1 = prf(tp, fp, fn)
-        rows.append([name, f"{precision:.3f}", f"{recall:.3f}", f"{f1:.3f}", f"{len(pages) / outcome.seconds:.1f}"])
+        rows.append([name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", f"{len(pages) / outcome.seconds:.1f}"])
     print_table(f"trafilatura-eval ({len(pages)} pages, snippets)", ["extractor", "precision", "recall", "F1", "pages/s"],
                 rows)
 

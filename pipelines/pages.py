@@ -7,6 +7,7 @@ re-made from a capture is the record the crawl wrote.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,8 @@ __all__ = [
     "reaches_spider",
     "page_record",
 ]
+
+logger = logging.getLogger(__name__)
 
 # Media types read as HTML pages. A response without a Content-Type is tried as HTML too.
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -96,6 +99,9 @@ class PageRecords:
             return page_record(page.body, page.url, page.content_type, self.profile, page.fetched_at, self.model)
         except PageSkipped as skipped:
             return skipped
+        except Exception as exc:  # noqa: BLE001 - a page the code cannot handle is a counted skip, not a crash
+            logger.exception("Extraction failed on %s", page.url)
+            return PageSkipped("extraction_error", f"{type(exc).__name__}: {exc}")
 
     def add(self, page: FetchedPage) -> list[tuple[FetchedPage, dict | PageSkipped]]:
         """Outcomes ready now (a record or the reason for none), oldest first."""
