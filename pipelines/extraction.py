@@ -7,7 +7,7 @@ header and footer lines around the article, and trafilatura judges which lines i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -78,7 +78,6 @@ class PageParts:
     link_share: float = 0.0
     # Texts of the page's links, when the listing test must be repeated on cleaned lines.
     link_texts: frozenset[str] | None = None
-    dropped_by_trafilatura: list[str] = field(default_factory=list)
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement:
@@ -341,7 +340,7 @@ def _templated_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfil
     chars = sum(len(line.text) for line in region) or 1
     link_share = sum(line.link_chars for line in region) / chars
 
-    body, dropped = _keep_main_text(region, html, url, profile)
+    body = _keep_main_text(region, html, url, profile)
     published = None
     notice = None
     if notice_match is not None:
@@ -357,7 +356,6 @@ def _templated_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfil
         notice=notice,
         published_date=published,
         link_share=link_share,
-        dropped_by_trafilatura=dropped,
     )
 
 
@@ -428,20 +426,15 @@ def listing_share(lines: list[str], link_texts: frozenset[str]) -> float:
     return opening / len(lines)
 
 
-def _keep_main_text(
-    region: list[Line], html: str, url: str | None, profile: SiteProfile
-) -> tuple[list[str], list[str]]:
+def _keep_main_text(region: list[Line], html: str, url: str | None, profile: SiteProfile) -> list[str]:
     """Keep the region's lines that trafilatura also judges to be main text.
 
     When trafilatura finds nothing (very short pages) the located region stands on its own.
     """
     if not region:
-        return [], []
+        return []
     main = _trafilatura_text(html, url, profile)
     if not main:
-        return [line.text for line in region], []
+        return [line.text for line in region]
     main_text = _collapse(main)
-    kept, dropped = [], []
-    for line in region:
-        (kept if line.text in main_text else dropped).append(line.text)
-    return kept, dropped
+    return [line.text for line in region if line.text in main_text]

@@ -18,7 +18,6 @@ from .records import build_record, page_lines
 
 __all__ = [
     "HTML_TYPES",
-    "UNREADABLE",
     "Deduplicator",
     "FetchedPage",
     "PageRecords",
@@ -31,8 +30,6 @@ logger = logging.getLogger(__name__)
 
 # Media types read as HTML pages. A response without a Content-Type is tried as HTML too.
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-# Reasons after which the page is not worth reading for links either.
-UNREADABLE = frozenset({"empty", "binary", "unparsable"})
 
 
 def reaches_spider(status: int) -> bool:
