@@ -33,6 +33,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
 from crawler.extensions import FAILED_KEY, CrawlOutcome, crawl_outcome_decided, local_feed_path
+from crawler.state import configured_state_dir
 from pipelines.schema import DATE_FIELDS
 
 __all__ = [
@@ -263,10 +264,9 @@ def first_feed(settings: BaseSettings) -> str | None:
 
 
 def state_folder(settings: BaseSettings, spider: str) -> Path | None:
-    state = str(settings.get("CRAWL_STATE") or "").strip()
-    if not state:
-        return None
-    return Path(state.replace("<spider>", spider).replace("%(name)s", spider)).absolute()
+    """The CRAWL_STATE folder when the setting is given (the report never goes to the default one)."""
+    folder = configured_state_dir(settings, spider)
+    return folder.absolute() if folder is not None else None
 
 
 def report_folder(settings: BaseSettings, spider: str) -> tuple[Path | None, str]:

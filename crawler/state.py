@@ -13,10 +13,17 @@ from urllib.parse import urlsplit
 from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES
 
 
+def configured_state_dir(settings: BaseSettings, spider_name: str) -> Path | None:
+    """``CRAWL_STATE`` as given (``<spider>`` or ``%(name)s`` stand for the spider), else ``None``."""
+    configured = str(settings.get("CRAWL_STATE") or "").strip()
+    if not configured:
+        return None
+    return Path(configured.replace("<spider>", spider_name).replace("%(name)s", spider_name))
+
+
 def state_dir(settings: BaseSettings, spider_name: str) -> Path:
     """``CRAWL_STATE`` when set, else ``state/<spider>/`` under the working directory."""
-    configured = settings.get("CRAWL_STATE")
-    return Path(configured) if configured else Path("state") / spider_name
+    return configured_state_dir(settings, spider_name) or Path("state") / spider_name
 
 
 def site_slug(site: str) -> str:
