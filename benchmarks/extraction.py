@@ -33,7 +33,7 @@ import trafilatura  # noqa: E402
 
 from pipelines.encoding import PageSkipped  # noqa: E402
 from pipelines.boilerplate import BoilerplateModel  # noqa: E402
-from pipelines.records import build_record, page_lines  # noqa: E402
+from pipelines.records import build_record, read_page  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "benchmarks"
 
@@ -201,7 +201,8 @@ def otherarchive_pages() -> tuple[list[Page], BoilerplateModel]:
     model = BoilerplateModel(site="memorywatch.example")
     for path in sorted(site.rglob("*.html")):
         if "admin" not in path.parts:  # robots.txt forbids it
-            model.observe(page_lines(path.read_bytes()))
+            url = f"http://memorywatch.example/{path.relative_to(site).as_posix()}"
+            model.observe(read_page(path.read_bytes(), url).line_keys)
     pages = []
     for line in (REPO / "fixtures" / "otherarchive.gold.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)

@@ -1,4 +1,5 @@
-"""A file feed storage that never leaves a partial line (or a broken gzip tail) behind.
+"""A file feed storage that never leaves a partial line (or a broken gzip tail) behind, and the
+JSON Lines exporter that says when a record's line is out.
 
 Scrapy's FileFeedStorage hands the exporter a buffered file: a killed crawl loses the buffer and can
 leave a truncated last line or an empty file. Here each exported item (one JSON line) goes to the
@@ -9,6 +10,11 @@ A feed path ending in ``.gz`` is written gzip-compressed, each item as its own g
 unbuffered write (``pipelines.output.GzipMemberFile``): the file is a valid multi-member gzip stream
 at every moment. Batches (``FEED_EXPORT_BATCH_ITEM_COUNT`` / ``batch_item_count`` with
 ``%(batch_id)d`` in the path) are Scrapy's own: each batch file is opened through this storage.
+
+``RecordLinesExporter`` (``FEED_EXPORTERS`` for ``jsonlines``/``jsonl``) is Scrapy's JSON Lines
+exporter that sends the ``record_written`` signal with the record once its line has been handed to
+the storage: the crawl state marks the page finished then (``crawler/pipelines.py``), so a kill
+between the two can re-fetch a page but never lose its record.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from scrapy.exporters import JsonLinesItemExporter
 from scrapy.extensions.feedexport import FileFeedStorage
 
-from pipelines.output import DurableFile, GzipMemberFile, is_gzip_path
+from crawler.output import DurableFile, GzipMemberFile, is_gzip_path
 
-__all__ = ["DurableFileFeedStorage"]
+__all__ = ["DurableFileFeedStorage", "RecordLinesExporter", "record_written"]
+
+# Sent with ``record=`` (the item) once its line is written; see RecordLinesExporter.
+record_written = object()
 
 logger = logging.getLogger(__name__)
 
@@ -52,24 +62,21 @@ class DurableFileFeedStorage(FileFeedStorage):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         cls = GzipMemberFile if self.gzip else DurableFile
         logger.debug("Writing feed %s (%s)", self.path, "gzip members" if self.gzip else "plain")
-        file = cls(self.path, self.write_mode, fsync=self.fsync)
-        written = getattr(spider, "record_written", None)
-        return LineNotifyingFile(file, written) if written is not None else file
+        return cls(self.path, self.write_mode, fsync=self.fsync)
 
 
-class LineNotifyingFile:
-    """Tells the spider about each line once it is in the file, so that the crawl state marks a
-    page finished only after its record is safely written (resume after a kill: no loss)."""
+class RecordLinesExporter(JsonLinesItemExporter):
+    """Scrapy's JSON Lines exporter, telling the crawl about each record once its line is out."""
 
-    def __init__(self, file: DurableFile, written):
-        self.file = file
-        self.written = written
+    def __init__(self, file, *, signals=None, **kwargs: Any):
+        super().__init__(file, **kwargs)
+        self.signals = signals
 
-    def write(self, data: bytes) -> int:
-        count = self.file.write(data)
-        if data.strip():
-            self.written(bytes(data))
-        return count
+    @classmethod
+    def from_crawler(cls, crawler, file, *args: Any, **kwargs: Any):
+        return cls(file, *args, signals=crawler.signals, **kwargs)
 
-    def __getattr__(self, name: str):
-        return getattr(self.file, name)
+    def export_item(self, item: Any) -> None:
+        super().export_item(item)
+        if self.signals is not None:
+            self.signals.send_catch_log(signal=record_written, record=item)

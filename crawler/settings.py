@@ -1,5 +1,6 @@
 """Scrapy settings for archive-crawler: polite by default, every value overridable with -s."""
 
+from pipelines import boilerplate
 from pipelines.schema import RECORD_FIELDS
 
 BOT_NAME = "archive-crawler"
@@ -56,27 +57,34 @@ CRAWL_STATE = ""
 # The first BOILERPLATE_WARMUP pages are held until the model has seen them; the model is saved in
 # CRAWL_STATE and the next crawl of the site starts from it.
 BOILERPLATE_LEARNING = True
-BOILERPLATE_WARMUP = 20
-BOILERPLATE_MIN_PAGES = 5
-BOILERPLATE_MIN_SHARE = 0.2
+BOILERPLATE_WARMUP = boilerplate.WARMUP_PAGES
+BOILERPLATE_MIN_PAGES = boilerplate.MIN_PAGES
+BOILERPLATE_MIN_SHARE = boilerplate.MIN_SHARE
+
+# Records are built in worker processes (crawler/workers.py), never on the reactor's thread:
+# RECORD_WORKERS processes (empty: one per core beyond the first, at least one; 0: in the crawl's
+# own process), holding at most RECORD_POOL_CAPACITY pages at a time (0: four per worker); a page
+# waits in its callback meanwhile, and Scrapy's SCRAPER_SLOT_MAX_ACTIVE_SIZE bounds those.
+RECORD_WORKERS = ""
+RECORD_POOL_CAPACITY = 0
 
 # The same page reached by several URLs is requested once: fingerprints use the canonical URL.
 REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
 
 ITEM_PIPELINES = {
-    # Records that do not match schema/record-v1.json are counted and not written.
-    "pipelines.scrapy_pipelines.ValidateRecordPipeline": 50,
-    "pipelines.scrapy_pipelines.DeduplicatePipeline": 100,
-    "pipelines.scrapy_pipelines.RecordStatsPipeline": 900,
+    # Records arrive built and validated against schema/record-v1.json (in a worker); here they get
+    # their revision and are de-duplicated against the crawl state (crawler/chain.py).
+    "crawler.pipelines.RecordChainPipeline": 100,
+    "crawler.pipelines.RecordStatsPipeline": 900,
 }
 
-# WARC capture (crawler/warc.py): every response and its request, in WARC/1.1 files in WARC_DIR
+# WARC capture (crawler/capture.py, files by crawler/warc.py): every response and its request, in WARC/1.1 files in WARC_DIR
 # (empty: no capture), a new file every WARC_MAX_SIZE bytes. Next to the downloader (950), so that
 # robots.txt, redirects and HTTP errors are captured too, before other middlewares act on them.
 WARC_DIR = ""
 WARC_MAX_SIZE = 1_000_000_000
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.warc.WarcCaptureMiddleware": 950,
+    "crawler.capture.WarcCaptureMiddleware": 950,
     # Politeness (crawler/politeness.py): Crawl-delay after robots.txt (100); Retry-After below Scrapy's
     # RetryMiddleware (550), so that it sees the final answer of its retry once; the per-host queue
     # last, right before the downloader's slots.
@@ -101,6 +109,11 @@ PROGRESS_INTERVAL = 10.0
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORT_FIELDS = list(RECORD_FIELDS)
 FEED_STORE_EMPTY = True
+# The JSON Lines exporter that tells the crawl state when a record's line is written.
+FEED_EXPORTERS = {
+    "jsonlines": "crawler.feedstorage.RecordLinesExporter",
+    "jsonl": "crawler.feedstorage.RecordLinesExporter",
+}
 FEED_STORAGES = {
     "": "crawler.feedstorage.DurableFileFeedStorage",
     "file": "crawler.feedstorage.DurableFileFeedStorage",

@@ -1,149 +1,457 @@
-"""WARC capture of every response of a crawl (``-s WARC_DIR=out/warc``).
+"""WARC/1.1 capture files, written and read with warcio, without Scrapy.
 
-A downloader middleware placed next to the downloader (priority 950, above every built-in one), so
-its ``process_response`` sees each response before any other middleware acts on it: robots.txt,
-redirects (before RedirectMiddleware follows them), HTTP errors (before RetryMiddleware and
-HttpErrorMiddleware drop them) and pages, with their bodies still content-encoded (before
-HttpCompressionMiddleware). Requests that got no response (connection refused, timeout) leave no
-record. The file format is described in ``pipelines/warc.py``.
+Writing (``WarcWriter``, used by ``crawler.capture.WarcCaptureMiddleware``):
+
+* One file is a series of gzip members, one per WARC record (``.warc.gz``). The ``warcinfo``
+  record opening each file names the software, the crawl (spider), its site profile and start URL.
+* Every HTTP exchange is a ``response`` record followed by its ``request`` record
+  (``WARC-Concurrent-To`` links them), both rendered in memory and written to the file in one
+  unbuffered write: a killed crawl leaves only complete records behind (at most the exchange in
+  flight is lost). ``FEED_FSYNC`` also fsyncs after each exchange.
+* A file is closed and the next one (next serial number, new ``warcinfo``) opened once it reaches
+  ``max_size`` bytes. Names: ``{crawl}-{YYYYMMDDhhmmss}-{serial:05d}.warc.gz``, the time being when
+  the crawl started (UTC).
+
+What a response record holds (Scrapy does not hand over the bytes on the wire):
+
+* the status line rebuilt from the status code, with the protocol Scrapy reports (``HTTP/1.0`` or
+  ``HTTP/1.1``; anything else is written as ``HTTP/1.1``) and the standard reason phrase;
+* the response headers as Scrapy received them, in order, names in Scrapy's capitalisation
+  (``Content-Type``), repeated headers repeated; non-ASCII bytes are percent-encoded (RFC 8187) by warcio;
+* the body as Scrapy's downloader received it: transfer coding removed (chunks joined), content
+  coding kept (a gzip-encoded page stays gzip bytes, with its ``Content-Encoding`` header), so the
+  payload digest is the digest of the entity the server sent. Twisted de-chunks and drops
+  ``Transfer-Encoding`` itself; should one be present it is renamed
+  ``X-Archive-Orig-Transfer-Encoding``. A ``Content-Length`` is set to the stored body's length (a
+  differing original value is kept as ``X-Archive-Orig-Content-Length``; one is added when a
+  ``Transfer-Encoding`` was renamed);
+* ``WARC-Date``: when the response reached the capture (UTC, microseconds); ``WARC-IP-Address``
+  when known; ``WARC-Truncated: disconnect`` when Scrapy flagged the body as incomplete.
+
+The request record holds the request line and headers Scrapy's downloader sent (``Host`` added when
+Scrapy leaves it to the HTTP client) and the request body.
+
+Reading (``read_responses``): the response records of one file, each with the ``site-profile`` of
+the ``warcinfo`` record before it; ``CapturedResponse.decoded_body()`` undoes the content coding
+as Scrapy's HttpCompressionMiddleware does.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from scrapy import Request, Spider, signals
-from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
-from scrapy.http import Response
-from scrapy.statscollectors import StatsCollector
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
+from warcio.warcwriter import WARCWriter
 
-from pipelines.warc import CAPTURE_DESCRIPTION, HttpExchange, WarcWriter
+from crawler.output import DurableFile
 
-__all__ = ["WarcCaptureMiddleware"]
+__all__ = [
+    "CapturedResponse",
+    "HttpExchange",
+    "WarcWriter",
+    "archival_response_headers",
+    "read_responses",
+    "warc_software",
+]
 
 logger = logging.getLogger(__name__)
 
+WARC_VERSION = "1.1"
+WARC_SUFFIX = ".warc.gz"
+CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+HTTP_VERSIONS = ("HTTP/1.0", "HTTP/1.1")
+ORIG = "X-Archive-Orig-"
+# What the files say about themselves (the warcinfo "description").
+CAPTURE_DESCRIPTION = (
+    "HTTP responses as received by Scrapy's downloader: status line rebuilt, headers as received, "
+    "body with transfer coding removed and content coding kept; any Transfer-Encoding renamed "
+    "X-Archive-Orig-Transfer-Encoding, any Content-Length set to the stored body length"
+)
 
-def _str_headers(headers) -> list[tuple[str, str]]:
-    """Scrapy ``Headers`` (bytes, several values per name) as (name, value) pairs in order."""
-    pairs = []
-    for name, values in headers.items():
-        key = name.decode("latin-1")
-        for value in values:
-            pairs.append((key, value.decode("latin-1")))
-    return pairs
+Headers = Sequence[tuple[str, str]]
 
 
-class WarcCaptureMiddleware:
-    """Writes each response and its request to WARC files in ``WARC_DIR``, rotated at ``WARC_MAX_SIZE``.
+def warc_software() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    Counts under ``warc/``: ``files``, ``bytes``, ``records/warcinfo|response|request`` and
-    ``write_errors`` (a failed write is logged and the crawl goes on)."""
+    def _version(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "unknown"
+
+    return f"archive-crawler/{_version('archive-crawler')} (warcio/{_version('warcio')})"
+
+
+@dataclass
+class HttpExchange:
+    """One request and the response to it, as the crawler saw them."""
+
+    url: str
+    status: int
+    response_headers: Headers
+    body: bytes
+    method: str = "GET"
+    request_headers: Headers = ()
+    request_body: bytes = b""
+    protocol: str | None = "HTTP/1.1"
+    date: datetime | None = None
+    ip_address: str | None = None
+    truncated: bool = False
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    name = name.lower()
+    value = None
+    for key, item in headers:
+        if key.lower() == name:
+            value = item
+    return value
+
+
+def archival_response_headers(headers: Headers, body_length: int) -> list[tuple[str, str]]:
+    """The response headers made consistent with a stored body whose transfer coding is undone."""
+    result: list[tuple[str, str]] = []
+    length = str(body_length)
+    has_length = dechunked = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "transfer-encoding":
+            result.append((ORIG + name, value))
+            dechunked = True
+        elif lower == "content-length":
+            if value.strip() != length:
+                result.append((ORIG + name, value))
+            if not has_length:  # in the original's place
+                result.append((name, length))
+                has_length = True
+        else:
+            result.append((name, value))
+    if dechunked and not has_length:
+        result.append(("Content-Length", length))
+    return result
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _warc_date(moment: datetime | None) -> str:
+    moment = (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime_to_iso_date(moment, use_micros=True)
+
+
+class WarcWriter:
+    """Writes HTTP exchanges into rotating ``.warc.gz`` files in ``directory``.
+
+    ``info`` goes into the ``warcinfo`` record opening every file (``software``, ``format`` and
+    ``conformsTo`` are added). ``counts`` tallies what was written: ``files``, ``bytes`` and
+    ``records/<type>``; ``on_count(key, n)``, when given, is told of every addition.
+    """
 
     def __init__(
         self,
-        directory: str,
-        max_size: int,
-        stats: StatsCollector,
+        directory: str | os.PathLike,
+        prefix: str,
+        info: dict[str, str] | None = None,
         *,
+        max_size: int = 1_000_000_000,
         fsync: bool = False,
-        user_agent: str = "",
-        robots_obey: bool = True,
+        started: datetime | None = None,
+        on_count: Callable[[str, int], None] | None = None,
     ):
-        self.directory = directory
-        self.max_size = max_size
-        self.stats = stats
-        self.fsync = fsync
-        self.user_agent = user_agent
-        self.robots_obey = robots_obey
-        self.writer: WarcWriter | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
-        settings = crawler.settings
-        directory = (settings.get("WARC_DIR") or "").strip()
-        if not directory:
-            raise NotConfigured("WARC_DIR is empty: no WARC capture")
-        max_size = settings.getint("WARC_MAX_SIZE")
         if max_size <= 0:
-            raise ValueError(f"WARC_MAX_SIZE must be a positive number of bytes, got {settings.get('WARC_MAX_SIZE')!r}")
-        middleware = cls(
-            directory,
-            max_size,
-            crawler.stats,
-            fsync=settings.getbool("FEED_FSYNC"),
-            user_agent=settings.get("USER_AGENT") or "",
-            robots_obey=settings.getbool("ROBOTSTXT_OBEY"),
-        )
-        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
-        return middleware
-
-    def _info(self, spider: Spider) -> dict[str, str]:
-        profile = getattr(spider, "profile", None)
-        return {
-            "isPartOf": spider.name,
-            "description": CAPTURE_DESCRIPTION,
-            "robots": "obey" if self.robots_obey else "ignore",
-            "http-header-user-agent": self.user_agent,
-            "spider": spider.name,
-            "site-profile": getattr(profile, "name", "") or "",
-            "start-url": getattr(spider, "start_url", "") or "",
+            raise ValueError(f"the WARC file size limit must be positive, got {max_size}")
+        self.directory = Path(directory)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.fsync = fsync
+        self.started = (started or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        self.info = {
+            "software": warc_software(),
+            "format": f"WARC File Format {WARC_VERSION}",
+            "conformsTo": CONFORMS_TO,
+            **(info or {}),
         }
+        self.files: list[Path] = []
+        self.counts: dict[str, int] = {}
+        self.on_count = on_count
+        self._serial = 0
+        self._file: DurableFile | None = None
+        self._builder = WARCWriter(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
 
     def _count(self, key: str, n: int = 1) -> None:
-        self.stats.inc_value(f"warc/{key}", n)
+        self.counts[key] = self.counts.get(key, 0) + n
+        if self.on_count is not None:
+            self.on_count(key, n)
 
-    def spider_opened(self, spider: Spider) -> None:
-        self.writer = WarcWriter(
-            self.directory,
-            spider.name,
-            self._info(spider),
-            max_size=self.max_size,
-            fsync=self.fsync,
-            started=datetime.now(timezone.utc),
-            on_count=self._count,
+    def _render(self, *records) -> bytes:
+        buffer = io.BytesIO()
+        self._builder.out = buffer
+        for record in records:
+            self._builder.write_record(record)
+        return buffer.getvalue()
+
+    def _write(self, data: bytes) -> None:
+        assert self._file is not None
+        self._file.write(data)
+        self._count("bytes", len(data))
+
+    def _open_next(self) -> None:
+        self.close()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = self.started.strftime("%Y%m%d%H%M%S")
+        while True:
+            name = f"{self.prefix}-{stamp}-{self._serial:05d}{WARC_SUFFIX}"
+            path = self.directory / name
+            self._serial += 1
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            break
+        self._file = DurableFile(path, "ab", fsync=self.fsync)
+        self.files.append(path)
+        self._count("files")
+        logger.info("Writing WARC file %s", path)
+        warcinfo = self._builder.create_warcinfo_record(name, self.info)
+        self._write(self._render(warcinfo))
+        self._count("records/warcinfo")
+
+    def open(self) -> Path:
+        """Start the first file now (it is otherwise opened by the first exchange)."""
+        if self._file is None:
+            self._open_next()
+        return self.files[-1]
+
+    def write_exchange(self, exchange: HttpExchange) -> None:
+        if self._file is None:
+            self._open_next()
+        builder = self._builder
+        date = _warc_date(exchange.date)
+        protocol = exchange.protocol if exchange.protocol in HTTP_VERSIONS else "HTTP/1.1"
+
+        warc_headers = {"WARC-Date": date}
+        if exchange.ip_address:
+            warc_headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.truncated:
+            warc_headers["WARC-Truncated"] = "disconnect"
+        response = builder.create_warc_record(
+            exchange.url,
+            "response",
+            payload=io.BytesIO(exchange.body),
+            length=len(exchange.body),
+            warc_headers_dict=warc_headers,
+            http_headers=StatusAndHeaders(
+                _status_line(exchange.status),
+                archival_response_headers(exchange.response_headers, len(exchange.body)),
+                protocol=protocol,
+            ),
         )
+
+        parts = urlsplit(exchange.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request_headers = list(exchange.request_headers)
+        if _header(request_headers, "Host") is None:
+            request_headers.insert(0, ("Host", parts.netloc))
+        request = builder.create_warc_record(
+            exchange.url,
+            "request",
+            payload=io.BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            },
+            http_headers=StatusAndHeaders(
+                f"{exchange.method} {target} {protocol}", request_headers, is_http_request=True
+            ),
+        )
+        self._write(self._render(response, request))
+        self._count("records/response")
+        self._count("records/request")
+        assert self._file is not None
+        if self._file.tell() >= self.max_size:
+            self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            if not self.fsync:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+
+# Content codings undone when a body is read back, as Scrapy's HttpCompressionMiddleware does.
+SUPPORTED_CODINGS = ("gzip", "x-gzip", "deflate", "br", "zstd")
+
+
+def _gunzip(data: bytes) -> bytes:
+    out, rest = [], data
+    while rest:  # several members, as gzip -d reads them
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out.append(decompressor.decompress(rest))
+        out.append(decompressor.flush())
+        if not decompressor.eof:
+            raise zlib.error("truncated gzip data")
+        rest = decompressor.unused_data
+    return b"".join(out)
+
+
+def _decode(data: bytes, coding: str) -> bytes:
+    if coding in ("gzip", "x-gzip"):
+        return _gunzip(data)
+    if coding == "deflate":
         try:
-            self.writer.open()
-        except OSError as exc:
-            self._count("write_errors")
-            logger.error("Cannot open a WARC file in %s: %s", self.directory, exc)
+            return zlib.decompress(data)
+        except zlib.error:  # raw deflate, as some servers send it
+            return zlib.decompress(data, -15)
+    if coding == "br":
+        import brotli
 
-    def process_response(self, request: Request, response: Response) -> Response:
-        # Only what came over HTTP is an archive's business (not the spider's own data: requests).
-        if self.writer is None or not request.url.startswith(("http://", "https://")):
-            return response
-        exchange = HttpExchange(
-            url=response.url,
-            status=response.status,
-            response_headers=_str_headers(response.headers),
-            body=response.body,
-            method=request.method,
-            request_headers=_str_headers(request.headers),
-            request_body=request.body,
-            protocol=response.protocol,
-            date=datetime.now(timezone.utc),
-            ip_address=str(response.ip_address) if response.ip_address else None,
-            truncated="dataloss" in response.flags,
-        )
+        return brotli.decompress(data)
+    if coding == "zstd":
         try:
-            self.writer.write_exchange(exchange)
-        except OSError as exc:
-            self._count("write_errors")
-            logger.error("Cannot write %s to WARC: %s", response.url, exc)
-        return response
+            from compression import zstd  # Python 3.14+
+        except ImportError:
+            from backports import zstd
+        return zstd.decompress(data)
+    raise ValueError(f"unsupported content coding {coding!r}")
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.writer is None:
-            return
-        self.writer.close()
-        logger.info(
-            "WARC capture: %d responses in %d file(s) in %s",
-            self.writer.counts.get("records/response", 0),
-            len(self.writer.files),
-            self.directory,
-        )
-        self.stats.set_value("warc/directory", self.directory)
+
+def decode_content(body: bytes, content_encodings: Sequence[str]) -> bytes:
+    """Undo the content codings of a stored body, last applied first, stopping at one that is not
+    supported (as Scrapy does). Raises ``ValueError``/``zlib.error``/... for a body that does not
+    decode: the crawl got no page from it either."""
+    codings = [c.strip().lower() for value in content_encodings for c in value.split(",") if c.strip()]
+    while codings and codings[-1] in SUPPORTED_CODINGS:
+        body = _decode(body, codings.pop())
+    return body
+
+
+@dataclass
+class CapturedResponse:
+    """A response record read back from a WARC file; ``body`` is stored entity (content coding kept)."""
+
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    date: datetime
+    profile: str | None = None
+    warcinfo: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """The last value of a header, as Scrapy's ``Headers.get`` gives it."""
+        return _header(self.headers, name)
+
+    def decoded_body(self) -> bytes:
+        """The body with its content coding undone, as the spider got it."""
+        name = "content-encoding"
+        return decode_content(self.body, [value for key, value in self.headers if key.lower() == name])
+
+
+def _warcinfo_fields(payload: bytes) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in payload.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip()] = value.strip()
+    return fields
+
+
+class _GzipMemberWatch:
+    """Passes a ``.warc.gz`` file's bytes to warcio and follows its gzip members on the side.
+
+    warcio ends quietly at a member cut short (a file copied while written, a full disk); this
+    tells whether the file ended on a member boundary."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self._member = None
+        self.broken = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        pending = data
+        while pending and not self.broken:
+            if self._member is None:
+                self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                self._member.decompress(pending)
+            except zlib.error:
+                self.broken = True
+                break
+            if self._member.eof:
+                pending = self._member.unused_data
+                self._member = None
+            else:
+                pending = b""
+        return data
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+
+    @property
+    def complete(self) -> bool:
+        return not self.broken and self._member is None
+
+
+def read_responses(path: str | os.PathLike) -> Iterator[CapturedResponse]:
+    """The HTTP response records of a WARC file, in file order.
+
+    Raises warcio's ``ArchiveLoadFailed`` when the file is damaged (the responses before the damage
+    have been yielded by then)."""
+    info: dict[str, str] = {}
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = _GzipMemberWatch(raw) if gzipped else raw
+        for record in ArchiveIterator(stream):
+            block = record.raw_stream.read()
+            # warcio stops quietly at the end of a cut-off gzip member: check the declared length.
+            expected = record.length - (record.http_headers.total_len if record.http_headers else 0)
+            if len(block) != expected:
+                raise ArchiveLoadFailed(
+                    f"record {record.rec_headers.get_header('WARC-Record-ID')} is truncated "
+                    f"({len(block)} of {expected} bytes)"
+                )
+            if record.rec_type == "warcinfo":
+                info = _warcinfo_fields(block)
+                continue
+            if record.rec_type != "response" or not record.http_headers:
+                continue
+            if not (record.http_headers.protocol or "").startswith("HTTP/"):
+                continue
+            yield CapturedResponse(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                status=int(record.http_headers.get_statuscode()),
+                headers=list(record.http_headers.headers),
+                body=block,
+                date=iso_date_to_datetime(record.rec_headers.get_header("WARC-Date")).replace(tzinfo=timezone.utc),
+                profile=info.get("site-profile") or None,
+                warcinfo=info,
+            )
+        if gzipped:
+            stream.read()  # what warcio left unread
+            if not stream.complete:
+                raise ArchiveLoadFailed("the file ends inside a gzip member (cut short?)")

@@ -13,12 +13,25 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import trafilatura
 from lxml import etree
+from trafilatura.utils import load_html
+from w3lib.url import safe_url_string
 
 from .dates import PartialDate, SourceLine, parse_date, parse_source_line
 from .encoding import PageSkipped
 from .profiles import SiteProfile
 
-__all__ = ["Line", "PageParts", "directory_like", "visible_lines", "extract_parts", "listing_share", "parse_html"]
+__all__ = [
+    "Line",
+    "PageParts",
+    "PageReading",
+    "directory_like",
+    "extract_parts",
+    "listing_share",
+    "page_links",
+    "parse_html",
+    "read_page",
+    "visible_lines",
+]
 
 # Elements that start a new block (a new line) in a browser's rendering.
 BLOCK_TAGS = frozenset(
@@ -80,9 +93,30 @@ class PageParts:
     link_texts: frozenset[str] | None = None
 
 
+@dataclass
+class PageReading:
+    """One page read once: its links (before anything is pruned), its visible lines (what boilerplate
+    learning observes, and what the site profile cuts the article from) and the article's parts."""
+
+    parts: PageParts
+    lines: list[str]
+    links: list[str]
+
+
+# Where links are read, as Scrapy's LinkExtractor reads them by default.
+LINK_TAGS = ("a", "area")
+LINK_SCHEMES = ("http", "https", "file", "ftp")
+
+
 def parse_html(text: str) -> lxml.html.HtmlElement:
-    """Parse decoded HTML; ``PageSkipped("unparsable")`` when lxml finds no document in it."""
+    """Parse decoded HTML once, as trafilatura parses it (its repairs, its parser), so that the tree
+    handed to it judges as the text would; ``PageSkipped("unparsable")`` when lxml finds no
+    document in it."""
     text = _XML_PROLOG.sub("", text, count=1)
+    tree = load_html(text)
+    if tree is not None and tree.tag == "html":
+        return tree
+    # A fragment, or what trafilatura calls dubious: read as a document, as a browser would.
     try:
         tree = lxml.html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
@@ -300,36 +334,88 @@ def _locate_tail(lines: list[Line], profile: SiteProfile):
     return k + 1, notice_match, section, source
 
 
-def _trafilatura_text(html: str, url: str | None, profile: SiteProfile) -> str | None:
-    # trafilatura gets the decoded text, not our tree: it parses with lxml.etree's parser and judges
-    # an lxml.html tree differently (measured: whole articles lost on the trafilatura-eval set).
+def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> str | None:
+    # trafilatura works on a copy of the tree it is handed (trafilatura.core.bare_extraction), so the
+    # page is parsed once; the profile's prune rules have already been applied to it.
     options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
-    if profile.prune_xpaths:
-        options["prune_xpath"] = list(profile.prune_xpaths)
-    return trafilatura.extract(html, url=url, with_metadata=False, **options)
+    return trafilatura.extract(tree, url=url, with_metadata=False, **options)
 
 
 def _prune(tree: lxml.html.HtmlElement, profile: SiteProfile) -> lxml.html.HtmlElement:
     """Drop the elements the site profile says are never article text (their tails stay)."""
-    for xpath in profile.prune_xpaths:
-        for element in tree.xpath(xpath):
+    for xpath in profile.compiled_prune_xpaths:
+        for element in xpath(tree):
             if element.getparent() is not None:
                 element.drop_tree()
     return tree
 
 
+def _base_url(tree: lxml.html.HtmlElement, url: str) -> str:
+    base = tree.find(".//head/base[@href]")
+    if base is None:
+        return url
+    try:
+        return urljoin(url, base.get("href").strip())
+    except ValueError:
+        return url
+
+
+def page_links(
+    tree: lxml.html.HtmlElement, url: str, encoding: str = "utf-8", ignored_extensions: frozenset[str] = frozenset()
+) -> list[str]:
+    """The absolute URLs the page links to (``<a>``/``<area>`` ``href``), first occurrence each, as
+    Scrapy's ``LinkExtractor(unique=True, canonicalize=False)`` finds them: ``<base href>`` honoured,
+    links to files with an ignored extension (images, PDFs, ...) left out."""
+    base = _base_url(tree, url)
+    seen: set[str] = set()
+    links: list[str] = []
+    for element in tree.iter(*LINK_TAGS):
+        href = element.get("href")
+        if href is None:
+            continue
+        try:
+            link = urljoin(base, safe_url_string(href.strip(), encoding))
+            parts = urlsplit(link)
+        except ValueError:  # a malformed href ("http://[ccpa-preferences]/") links nowhere
+            continue
+        if parts.scheme not in LINK_SCHEMES or link in seen:
+            continue
+        name = parts.path.rsplit("/", 1)[-1]
+        if "." in name and name.rpartition(".")[2].lower() in ignored_extensions:
+            continue
+        seen.add(link)
+        links.append(link)
+    return links
+
+
+def read_page(
+    html: str,
+    profile: SiteProfile,
+    url: str | None = None,
+    *,
+    encoding: str = "utf-8",
+    ignored_extensions: frozenset[str] = frozenset(),
+) -> PageReading:
+    """Parse a decoded page once and read everything the crawl needs from it."""
+    tree = parse_html(html)
+    links = page_links(tree, url, encoding, ignored_extensions) if url else []
+    _prune(tree, profile)
+    lines = visible_lines(tree)
+    if profile.title_rule == "first_line_after_header":
+        parts = _templated_parts(tree, lines, profile, url)
+    else:
+        parts = _generic_parts(tree, profile, url)
+    return PageReading(parts=parts, lines=[line.text for line in lines], links=links)
+
+
 def extract_parts(html: str, profile: SiteProfile, url: str | None = None) -> PageParts:
     """Locate an article's parts in a decoded page using the site profile and trafilatura."""
-    tree = _prune(parse_html(html), profile)
-    if profile.title_rule == "first_line_after_header":
-        return _templated_parts(html, tree, profile, url)
-    return _generic_parts(html, tree, profile, url)
+    return read_page(html, profile, url).parts
 
 
-def _templated_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None) -> PageParts:
+def _templated_parts(tree: lxml.html.HtmlElement, lines: list[Line], profile: SiteProfile, url: str | None) -> PageParts:
     """A site whose template the profile describes: the profile bounds the article, trafilatura
     judges the lines inside."""
-    lines = visible_lines(tree)
     # The footer first: a page with no article must not offer its link row as a headline.
     body_end, notice_match, section, source = _locate_tail(lines, profile)
     lines = lines[:body_end]
@@ -340,7 +426,7 @@ def _templated_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfil
     chars = sum(len(line.text) for line in region) or 1
     link_share = sum(line.link_chars for line in region) / chars
 
-    body = _keep_main_text(region, html, url, profile)
+    body = _keep_main_text(region, tree, url, profile)
     published = None
     notice = None
     if notice_match is not None:
@@ -359,11 +445,11 @@ def _templated_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfil
     )
 
 
-def _generic_parts(html: str, tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None) -> PageParts:
+def _generic_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None) -> PageParts:
     """Any other site: trafilatura's main text, with the headline, a date line under it and a
     closing source line taken out."""
     title = _heading_title(tree, profile)
-    main = _trafilatura_text(html, url, profile) or ""
+    main = _trafilatura_text(tree, url, profile) or ""
     lines = [line for line in (_collapse(raw) for raw in main.splitlines()) if line]
     if lines and title and lines[0] == title:
         lines = lines[1:]
@@ -426,14 +512,14 @@ def listing_share(lines: list[str], link_texts: frozenset[str]) -> float:
     return opening / len(lines)
 
 
-def _keep_main_text(region: list[Line], html: str, url: str | None, profile: SiteProfile) -> list[str]:
+def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> list[str]:
     """Keep the region's lines that trafilatura also judges to be main text.
 
     When trafilatura finds nothing (very short pages) the located region stands on its own.
     """
     if not region:
         return []
-    main = _trafilatura_text(html, url, profile)
+    main = _trafilatura_text(tree, url, profile)
     if not main:
         return [line.text for line in region]
     main_text = _collapse(main)

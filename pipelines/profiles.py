@@ -13,6 +13,8 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 __all__ = ["SiteProfile", "load_profile", "profile_for_url", "available_profiles"]
 
 # A folder of the package; read through importlib.resources so that a zipped egg (scrapyd) works too.
@@ -22,6 +24,17 @@ GENERIC = "generic"
 
 def _compile_all(patterns: list[str]) -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p) for p in patterns)
+
+
+def _compile_xpaths(expressions: list[str], path: Path) -> tuple[etree.XPath, ...]:
+    """Compiled once when the profile loads; a malformed rule stops the load with its name."""
+    compiled = []
+    for expression in expressions:
+        try:
+            compiled.append(etree.XPath(expression))
+        except etree.XPathSyntaxError as exc:
+            raise ValueError(f"{path}: prune_xpaths: {expression!r} is not XPath 1.0 ({exc})") from None
+    return tuple(compiled)
 
 
 def _pieces_line(pieces: list[str]) -> re.Pattern | None:
@@ -53,6 +66,7 @@ class SiteProfile:
     source_line: bool = True
     trafilatura: dict = field(default_factory=dict)
     prune_xpaths: tuple[str, ...] = ()
+    compiled_prune_xpaths: tuple[etree.XPath, ...] = field(default=(), compare=False, repr=False)
     path: Path | None = field(default=None, compare=False)
 
     @classmethod
@@ -80,6 +94,7 @@ class SiteProfile:
             source_line=bool(footer.get("source_line", True)),
             trafilatura=dict(data.get("trafilatura", {})),
             prune_xpaths=tuple(data.get("prune_xpaths", [])),
+            compiled_prune_xpaths=_compile_xpaths(data.get("prune_xpaths", []), path),
             path=path,
         )
 

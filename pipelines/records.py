@@ -1,27 +1,42 @@
-"""One function from (bytes, url, headers, site profile) to a schema-1 record.
+"""From (bytes, url, headers, site profile) to a schema-1 record, in two pure steps.
 
-The crawl, ``archive-crawler extract`` and any later re-processing all call ``build_record``; it
-keeps no state between calls, so it can run in a process pool.
+``read_page`` decodes and parses the page once and reads everything from that one tree: the links
+it holds, the visible lines boilerplate learning observes (with their keys), and the article's
+parts. ``finish_record`` cleans the body with the site's learned boilerplate and makes the record.
+``build_record`` is both, for one page (``archive-crawler extract``); the crawl and ``reprocess`` run
+the two steps in worker processes (``crawler/workers.py``), learning between them
+(``crawler/chain.py``); ``pipelines/revision.py`` then gives the record its revision. Nothing here
+keeps state between calls.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from .encoding import PageSkipped, decode_html
-from .boilerplate import BoilerplateModel
-from .extraction import LISTING_LINK_SHARE, extract_parts, listing_share, parse_html, visible_lines
-from .language import detect_language
+from .boilerplate import BoilerplateModel, line_keys
 from .dates import parse_dateline
-from .profiles import SiteProfile, profile_for_url
+from .encoding import PageSkipped, decode_html
+from .extraction import LISTING_LINK_SHARE, PageParts, listing_share, read_page as read_tree
+from .language import detect_language
+from .profiles import SiteProfile, load_profile, profile_for_url
 from .schema import RECORD_FIELDS, SCHEMA_VERSION
 from .urls import canonical_url
 
-__all__ = ["SCHEMA_VERSION", "RECORD_FIELDS", "PageSkipped", "build_record", "page_lines", "utc_timestamp"]
-
+__all__ = [
+    "SCHEMA_VERSION",
+    "RECORD_FIELDS",
+    "PageDraft",
+    "PageSkipped",
+    "build_record",
+    "content_type",
+    "finish_record",
+    "read_page",
+    "utc_timestamp",
+]
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -29,42 +44,59 @@ def utc_timestamp(moment: datetime | None = None) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _content_type(headers: Mapping[str, str] | None) -> str | None:
+def content_type(headers: Mapping[str, str] | None) -> str | None:
     for key, value in (headers or {}).items():
         if key.lower() == "content-type":
             return value
     return None
 
 
-def page_lines(body: bytes, headers: Mapping[str, str] | None = None) -> list[str]:
-    """Every visible line of a page, for learning a site's boilerplate ([] for unreadable pages)."""
-    try:
-        return [line.text for line in visible_lines(parse_html(decode_html(body, _content_type(headers)).text))]
-    except PageSkipped:
-        return []
+@dataclass(frozen=True)
+class PageDraft:
+    """A page read once, before the site's learned boilerplate is known: small, picklable data."""
+
+    url: str
+    profile: str
+    parts: PageParts
+    # Keys of the page's visible lines (what learning observes), and of the body lines.
+    line_keys: tuple[str | None, ...]
+    body_keys: tuple[str | None, ...]
+    links: tuple[str, ...]
+    fetched_at: datetime | None = None
 
 
-def build_record(
+def read_page(
     body: bytes,
     url: str,
     *,
     headers: Mapping[str, str] | None = None,
     profile: SiteProfile | None = None,
     fetched_at: datetime | None = None,
-    boilerplate: BoilerplateModel | None = None,
-) -> dict:
-    """Turn a fetched page into a record, or raise ``PageSkipped`` saying why it gives none.
-
-    ``boilerplate`` (read only) removes the lines a site's learned model knows as boilerplate.
-    """
+    ignored_extensions: frozenset[str] = frozenset(),
+) -> PageDraft:
+    """Decode and parse a page once; ``PageSkipped`` when it cannot be read as HTML."""
     profile = profile or profile_for_url(url)
+    page = decode_html(body, content_type(headers))
+    reading = read_tree(page.text, profile, url, encoding=page.encoding, ignored_extensions=ignored_extensions)
+    return PageDraft(
+        url=url,
+        profile=profile.name,
+        parts=reading.parts,
+        line_keys=tuple(line_keys(reading.lines)),
+        body_keys=tuple(line_keys(reading.parts.body)),
+        links=tuple(reading.links),
+        fetched_at=fetched_at,
+    )
+
+
+def finish_record(draft: PageDraft, boilerplate: frozenset[str] = frozenset(), profile: SiteProfile | None = None) -> dict:
+    """The record of a read page, its body lines that are ``boilerplate`` (line keys) removed;
+    ``PageSkipped`` with the reason when the page gives none."""
+    profile = profile or load_profile(draft.profile)
+    url, parts = draft.url, draft.parts
     if profile.is_listing_path(urlsplit(url).path):
         raise PageSkipped("listing_page")
-    page = decode_html(body, _content_type(headers))
-    parts = extract_parts(page.text, profile, url)
-    body_lines = parts.body
-    if boilerplate is not None:
-        body_lines, _removed = boilerplate.clean(body_lines)
+    body_lines = [line for line, key in zip(parts.body, draft.body_keys) if key is None or key not in boilerplate]
     if parts.link_texts is None:
         link_share = parts.link_share  # the site profile located the article: its own link share
     else:
@@ -94,8 +126,27 @@ def build_record(
         "published_date": parts.published_date.iso() if parts.published_date else None,
         "source": parts.source.as_record() if parts.source else None,
         "dateline": dateline.as_record() if dateline else None,
-        "fetched_at": utc_timestamp(fetched_at),
+        "fetched_at": utc_timestamp(draft.fetched_at),
         "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        # 1 for a page's first record; a crawl with state counts its changes (crawler/spiders/base.py).
+        # A page's first record; pipelines/revision.py counts its changes against the crawl state.
         "revision": 1,
     }
+
+
+def build_record(
+    body: bytes,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    profile: SiteProfile | None = None,
+    fetched_at: datetime | None = None,
+    boilerplate: BoilerplateModel | None = None,
+) -> dict:
+    """Turn a fetched page into a record, or raise ``PageSkipped`` saying why it gives none.
+
+    ``boilerplate`` (read only) removes the lines a site's learned model knows as boilerplate.
+    """
+    profile = profile or profile_for_url(url)
+    draft = read_page(body, url, headers=headers, profile=profile, fetched_at=fetched_at)
+    known = boilerplate.boilerplate_keys() if boilerplate is not None else frozenset()
+    return finish_record(draft, known, profile)

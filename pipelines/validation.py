@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-__all__ = ["SCHEMA_PATH", "load_schema", "record_errors"]
+__all__ = ["SCHEMA_PATH", "load_schema", "load_validator", "record_errors"]
 
 # The published file, in the repository.
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "record-v1.json"
@@ -47,7 +47,8 @@ def load_schema() -> dict:
 
 
 @cache
-def _validator() -> Draft202012Validator:
+def load_validator() -> Draft202012Validator:
+    """The schema checked and compiled once per process."""
     schema = load_schema()
     Draft202012Validator.check_schema(schema)
     # The format checker adds the calendar check of full dates ("2017-02-30" is not a date).
@@ -76,7 +77,7 @@ def record_errors(record: Mapping) -> list[str]:
 
     Besides the schema, ``content_sha256`` must be the SHA-256 of ``text``."""
     record = dict(record)
-    errors = sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(load_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
     messages = [_describe(e) for e in errors]
     text, digest = record.get("text"), record.get("content_sha256")
     if isinstance(text, str) and isinstance(digest, str) and not messages:

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import REPO, read_jsonl
-from pipelines.boilerplate import BoilerplateModel
-from pipelines.records import build_record, page_lines
+from pipelines.boilerplate import BoilerplateModel, line_keys
+from pipelines.records import build_record, read_page
 
 OTHER = REPO / "fixtures" / "otherarchive"
 OTHER_URL = "http://memorywatch.example"
@@ -31,7 +31,8 @@ def learned():
     model = BoilerplateModel(site="memorywatch.example")
     for path in sorted(OTHER.rglob("*.html")):
         if "admin" not in path.parts:
-            model.observe(page_lines(path.read_bytes()))
+            url = f"{OTHER_URL}/{path.relative_to(OTHER).as_posix()}"
+            model.observe(read_page(path.read_bytes(), url).line_keys)
     return model
 
 
@@ -61,14 +62,31 @@ def test_lines_repeated_on_a_few_pages_are_not_boilerplate(other_gold, learned):
 def test_thresholds_need_both_a_count_and_a_share():
     model = BoilerplateModel(site="s", min_pages=5, min_share=0.2, warmup=3)
     for i in range(40):
-        model.observe([f"article line number {i} of the site", "Subscribe to our newsletter today"]
-                      + (["A quote cited by four different articles"] if i < 4 else [])
-                      + (["A banner shown on a tenth of the pages"] if i % 10 == 0 else []))
+        model.observe(line_keys([f"article line number {i} of the site", "Subscribe to our newsletter today"]
+                                + (["A quote cited by four different articles"] if i < 4 else [])
+                                + (["A banner shown on a tenth of the pages"] if i % 10 == 0 else [])))
     assert model.is_boilerplate("Subscribe to our newsletter today")
     assert model.is_boilerplate("  subscribe to our   NEWSLETTER today ")
     assert not model.is_boilerplate("A quote cited by four different articles")  # 4 < min_pages
     assert not model.is_boilerplate("A banner shown on a tenth of the pages")  # 4 pages, 10% < 20%
     assert not model.is_boilerplate("article line number 3 of the site")
+
+
+def test_model_memory_is_bounded_and_never_overcounts():
+    """20,000 pages of 60 unique lines and 5 template lines: at most ``capacity`` counters, the
+    template still boilerplate, and no article line ever counted above its true page count."""
+    model = BoilerplateModel(site="s", capacity=512)
+    template = [f"Template line number {k} of every page" for k in range(5)]
+    banner = "A campaign banner on a third of the pages"
+    for i in range(20_000):
+        lines = template + [f"Article {i} sentence {j} says something new" for j in range(60)]
+        model.observe(line_keys(lines + ([banner] if i % 3 == 0 else [])))
+        assert len(model.counts) <= 512
+    assert all(model.is_boilerplate(line) for line in template)
+    assert model.is_boilerplate(banner)
+    assert not model.is_boilerplate("Article 19999 sentence 0 says something new")
+    assert max(n for key, n in model.counts.items() if key not in model.boilerplate_keys()) <= 1
+    assert len(model.to_json()["counts"]) <= 512
 
 
 def test_model_round_trips_through_its_file(tmp_path, learned):

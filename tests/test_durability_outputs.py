@@ -13,7 +13,7 @@ import zlib
 
 from conftest import BIN, REPO
 from pipelines.schema import RECORD_FIELDS
-from pipelines.warc import read_responses
+from crawler.warc import read_responses
 
 
 def complete_lines(data: bytes) -> int:

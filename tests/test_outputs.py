@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, LOCAL_CRAWL, REPO
-from pipelines.output import GzipMemberFile, RecordWriter
+from crawler.output import GzipMemberFile, RecordWriter
 from pipelines.schema import RECORD_FIELDS
 
 

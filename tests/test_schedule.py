@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, REPO, read_jsonl
-from pipelines.schedule import (
+from crawler.schedule import (
     LOCK_FILE,
     MAX_ATTEMPTS,
     RUN_LOG,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -121,25 +120,22 @@ def test_broken_records_are_rejected_with_the_field_named(valid, name):
     assert any(field in message for message in errors), errors
 
 
-def test_the_item_pipeline_drops_counts_and_logs_invalid_records(valid, caplog):
-    from scrapy.exceptions import DropItem
-    from scrapy.utils.project import get_project_settings
-    from scrapy.utils.test import get_crawler
+def test_an_invalid_record_is_a_counted_skip_where_it_is_built(valid):
+    """The worker validates what it builds: a record the schema rejects comes back as the skip
+    ``invalid_record`` naming the field (the crawl counts it under archive/skipped/ and logs it)."""
+    from dataclasses import replace
 
-    from pipelines.scrapy_pipelines import ValidateRecordPipeline
+    from crawler.workers import finish_job
+    from pipelines.dates import PartialDate
+    from pipelines.records import read_page
 
-    settings = get_project_settings()
-    assert "pipelines.scrapy_pipelines.ValidateRecordPipeline" in settings.getdict("ITEM_PIPELINES")
-    crawler = get_crawler(settings_dict={"STATS_CLASS": "scrapy.statscollectors.MemoryStatsCollector"})
-    pipeline = ValidateRecordPipeline.from_crawler(crawler)
-    assert pipeline.process_item(copy.deepcopy(valid)) == valid
-    broken = {**valid, "document_date": "2017-13-01"}
-    with caplog.at_level(logging.WARNING, logger="pipelines.scrapy_pipelines"):
-        with pytest.raises(DropItem):
-            pipeline.process_item(broken)
-    assert crawler.stats.get_value("archive/skipped/invalid_record") == 1
-    message = caplog.records[-1].getMessage()
-    assert valid["url"] in message and "document_date" in message
+    page = (REPO / "fixtures" / "derechos" / "nizkor" / "espana" / "doc" / "cat1233.html").read_bytes()
+    draft = read_page(page, "https://www.derechos.org/nizkor/espana/doc/cat1233.html")
+    assert finish_job(draft, frozenset()).record is not None
+    broken = replace(draft, parts=replace(draft.parts, document_date=PartialDate(2017, 13, 1)))
+    outcome = finish_job(broken, frozenset())
+    assert outcome.record is None
+    assert outcome.skip[0] == "invalid_record" and "document_date" in outcome.skip[1]
 
 
 def test_schema_is_found_from_the_installed_package(tmp_path):

@@ -132,3 +132,42 @@ def test_a_page_gone_is_reported(own_site, tmp_path, gold):
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert report["skipped"]["http_error"].get("404", 0) >= 2  # the page gone and the fixture's broken link
     assert report["pages"]["gone"] >= 2
+
+
+def _reprocess(warc_dir: Path, output: Path, *extra: str) -> list[dict]:
+    files = sorted(warc_dir.glob("*.warc.gz"))
+    assert files, warc_dir
+    result = subprocess.run([str(BIN / "archive-crawler"), "reprocess", *map(str, files), "-o", str(output), *extra],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return read_jsonl(output)
+
+
+def _revisions(records: list[dict]) -> dict[str, tuple[int, str]]:
+    return {r["canonical_url"]: (r["revision"], r["content_sha256"]) for r in records}
+
+
+def test_reprocess_with_the_crawl_state_gives_the_crawls_revisions(own_site, tmp_path, gold):
+    """The same chain in reprocess: a re-crawl's captures re-made against the crawl state give that
+    crawl's records and revisions, the first crawl's give its own; the state is only read."""
+    state = tmp_path / "state"
+    first, _ = crawl(own_site.base_url, tmp_path / "first.jsonl", state, "-s", f"WARC_DIR={tmp_path / 'warc1'}")
+    changed = ["/nizkor/espana/doc/cyberthreat2.html", "/nizkor/doc/hrw4.html"]
+    for path in changed:
+        last_line = gold[path]["text"].split("\n")[-1]
+        word = next(w for w in last_line.split() if w.isascii() and w.isalpha() and len(w) > 5)
+        _change_body(own_site.root / path.lstrip("/"), word, word + " (revised)")
+    second, _ = crawl(own_site.base_url, tmp_path / "second.jsonl", state, "-s", f"WARC_DIR={tmp_path / 'warc2'}")
+    assert sorted(urlsplit(r["url"]).path for r in second) == sorted(changed)
+    database = state / "state.sqlite3"
+    before = database.read_bytes()
+
+    remade_second = _reprocess(tmp_path / "warc2", tmp_path / "re2.jsonl", "--state", str(state))
+    assert _revisions(remade_second) == _revisions(second)
+    assert {r["revision"] for r in remade_second} == {2}
+    remade_first = _reprocess(tmp_path / "warc1", tmp_path / "re1.jsonl", "--state", str(state))
+    assert _revisions(remade_first) == _revisions(first)
+    assert database.read_bytes() == before, "reprocess changed the crawl state"
+    # Without the state every page is new: a first crawl's view of the same captures.
+    alone = _reprocess(tmp_path / "warc2", tmp_path / "alone.jsonl")
+    assert {r["revision"] for r in alone} == {1} and len(alone) == len(changed)

@@ -164,11 +164,11 @@ def test_capture_is_off_unless_warc_dir_is_set():
     from scrapy.utils.test import get_crawler
 
     from crawler.spiders.nizkor import NizkorSpider
-    from crawler.warc import WarcCaptureMiddleware
+    from crawler.capture import WarcCaptureMiddleware
 
     settings = get_project_settings()
     assert settings.get("WARC_DIR") == ""
-    assert "crawler.warc.WarcCaptureMiddleware" in settings.getdict("DOWNLOADER_MIDDLEWARES")
+    assert "crawler.capture.WarcCaptureMiddleware" in settings.getdict("DOWNLOADER_MIDDLEWARES")
     with pytest.raises(NotConfigured):
         WarcCaptureMiddleware.from_crawler(get_crawler(NizkorSpider, {"WARC_DIR": settings.get("WARC_DIR")}))
     with pytest.raises(ValueError, match="WARC_MAX_SIZE"):
@@ -257,7 +257,7 @@ def test_chunked_gzip_response_is_stored_consistently_and_reprocesses(chunked_gz
 
 
 def test_headers_are_made_consistent_with_the_stored_body():
-    from pipelines.warc import archival_response_headers
+    from crawler.warc import archival_response_headers
 
     sent = [("Server", "x"), ("Content-Length", "10"), ("Content-Type", "text/html")]
     assert archival_response_headers(sent, 10) == sent  # nothing to change: order and values kept

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,14 +12,13 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
-from scrapy.linkextractors import LinkExtractor
+from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler.state import previous_records, requires_contact, site_slug, state_dir
+from crawler.chain import Built, PageReader
+from crawler.state import STATE_FILE, CrawlState, previous_records, requires_contact, site_slug, state_dir
+from crawler.workers import PageJob, RecordPool, configure, default_workers
 from pipelines.boilerplate import BoilerplateModel
-from pipelines.crawlstate import CrawlState
-from pipelines.encoding import PageSkipped
-from pipelines.pages import FetchedPage, PageRecords, is_html
 from pipelines.profiles import SiteProfile, load_profile
 from pipelines.urls import canonical_url, site_key
 
@@ -51,9 +49,8 @@ class ArchiveSpider(scrapy.Spider):
         # Scrapy's offsite filter also guards redirects; our own check below adds the port.
         host = parts.hostname.lower()
         self.allowed_domains = [self.profile.name] if self.profile.serves(host) else [host]
-        self.link_extractor = LinkExtractor(unique=True, canonicalize=False)
         self.model_path: Path | None = None
-        self.pages = PageRecords(self.profile)
+        self.reader: PageReader | None = None
         self.state: CrawlState | None = None
 
     @classmethod
@@ -65,12 +62,13 @@ class ArchiveSpider(scrapy.Spider):
                 "CONTACT_URL is required to crawl a real site: name the operator, e.g. "
                 "-s CONTACT_URL=https://example.org/contact (it goes in the User-Agent)"
             )
-        spider.state = CrawlState(state_dir(settings, spider.name) / "state.sqlite3")
+        spider.state = CrawlState(state_dir(settings, spider.name) / STATE_FILE)
         spider._begin_run(settings)
         crawler.signals.connect(spider._end_run, signal=signals.spider_closed)
+        spider.reader = PageReader(record_pool(settings))
         if settings.getbool("BOILERPLATE_LEARNING", True):
             spider.model_path = state_dir(settings, spider.name) / f"boilerplate-{site_slug(spider.site)}.json"
-            spider.pages.model = spider._load_model(settings)
+            spider.reader.model = spider._load_model(settings)
             crawler.signals.connect(spider._save_model, signal=signals.spider_closed)
         crawler.signals.connect(spider._release_held, signal=signals.spider_idle)
         return spider
@@ -86,13 +84,13 @@ class ArchiveSpider(scrapy.Spider):
                 self.logger.warning("Ignoring unreadable boilerplate model %s: %s", self.model_path, exc)
         return BoilerplateModel(
             site=self.site,
-            min_pages=settings.getint("BOILERPLATE_MIN_PAGES", 5),
-            min_share=settings.getfloat("BOILERPLATE_MIN_SHARE", 0.2),
-            warmup=settings.getint("BOILERPLATE_WARMUP", 20),
+            min_pages=settings.getint("BOILERPLATE_MIN_PAGES"),
+            min_share=settings.getfloat("BOILERPLATE_MIN_SHARE"),
+            warmup=settings.getint("BOILERPLATE_WARMUP"),
         )
 
     def _save_model(self, spider, reason: str) -> None:
-        model = self.pages.model
+        model = self.reader.model if self.reader is not None else None
         if model is not None and self.model_path is not None and model.pages:
             model.save(self.model_path)
 
@@ -116,12 +114,14 @@ class ArchiveSpider(scrapy.Spider):
             self.logger.info("Resuming crawl %d of %s (%d records reconciled from the last output)",
                              self.state.crawl_id, self.site, missing)
 
-    def record_written(self, line: bytes) -> None:
-        """Called by the feed storage once a record's line is in the output."""
-        record = json.loads(line)
-        self.state.record_written(record["canonical_url"], record["content_sha256"], record["revision"])
-
     def _end_run(self, spider, reason: str) -> None:
+        if self.reader is not None:
+            pool = self.reader.pool
+            for key, value in pool.stats.items():
+                self.crawler.stats.set_value(f"archive/pool/{key}", value)
+            self.crawler.stats.set_value("archive/pool/workers", pool.workers)
+            self.crawler.stats.set_value("archive/pool/capacity", pool.capacity)
+            pool.close()
         if self.state is not None:
             self.state.end_run(finished_crawl=reason == "finished")
             self.state.close()
@@ -156,7 +156,7 @@ class ArchiveSpider(scrapy.Spider):
     def _count(self, key: str) -> None:
         self.crawler.stats.inc_value(f"archive/{key}")
 
-    def parse(self, response: Response, **kwargs: Any):
+    async def parse(self, response: Response, **kwargs: Any):
         requested = response.meta.get("canonical_url") or canonical_url(response.url, self.profile)
         canonical = canonical_url(response.url, self.profile)
         status = response.status
@@ -175,57 +175,63 @@ class ArchiveSpider(scrapy.Spider):
             self.logger.info("Gone (%d): %s", status, response.url)
             return
         self._count("pages/fetched")
-        content_type = headers.get(b"Content-Type")
-        page = FetchedPage(response.body, response.url, content_type, datetime.now(timezone.utc))
+        content_type = (headers.get(b"Content-Type") or b"").decode("latin-1") or None
+        job = PageJob(response.body, response.url, content_type, self.profile.name, datetime.now(timezone.utc))
+        # Read in a worker process; the engine goes on fetching meanwhile (crawler/chain.py).
+        links, outcomes = await self.reader.read(job)
         # Links first: a page is only finished once what it links to is queued.
-        if is_html(content_type):
-            yield from self._follow(response)
-        # The same decisions as `archive-crawler reprocess` (pipelines/pages.py).
-        yield from self._emit(self.pages.add(page))
-        if self.pages.held:
-            self.crawler.stats.set_value("archive/boilerplate/held", len(self.pages.held))
-        model = self.pages.model
+        for request in self._follow(links):
+            yield request
+        for item in self._emit(outcomes):
+            yield item
+        self.crawler.stats.set_value("archive/boilerplate/held", len(self.reader.held))
+        model = self.reader.model
         if model is not None and model.ready and model.pages % MODEL_SAVE_EVERY == 0:
             self._save_model(self, "checkpoint")  # a killed crawl resumes with what it learned
 
-    def _emit(self, outcomes: Iterable[tuple[FetchedPage, dict | PageSkipped]]):
-        for page, outcome in outcomes:
-            key = canonical_url(page.url, self.profile)
-            if isinstance(outcome, PageSkipped):
-                self._count(f"skipped/{outcome.reason}")
-                self.logger.debug("No record from %s: %s", page.url, outcome)
+    def _emit(self, outcomes: Iterable[Built]):
+        for built in outcomes:
+            key = canonical_url(built.url, self.profile)
+            if built.record is None:
+                self._count(f"skipped/{built.reason}")
+                if built.reason == "invalid_record":
+                    self.logger.warning("Invalid record for %s not written: %s", built.url, built.detail)
+                else:
+                    self.logger.debug("No record from %s: %s: %s", built.url, built.reason, built.detail)
                 self.state.finish(key)
                 continue
             self._count("pages/article")
-            known = self.state.page(outcome["canonical_url"])
-            if known is not None and known.revision and known.content_sha256 == outcome["content_sha256"]:
-                self._count("pages/unchanged")
-                self.state.finish(key)
-                continue
-            outcome["revision"] = (known.revision if known is not None else 0) + 1
-            self._count("records/changed" if outcome["revision"] > 1 else "records/new")
-            # Finished when its line is in the output (crawler/feedstorage.py calls record_written).
-            yield outcome
+            # Revision and de-duplication: crawler/pipelines.py; finished once its line is written.
+            yield built.record
 
     def _release_held(self, spider) -> None:
         """Nothing left to fetch but pages still held for learning: give them a callback to leave by."""
-        if self.pages.held:
+        if self.reader is not None and self.reader.held:
             request = scrapy.Request(RELEASE_URL, callback=self._released, dont_filter=True,
                                      meta={"allow_offsite": True})
             self.crawler.engine.crawl(request)
             raise DontCloseSpider
 
-    def _released(self, response: Response, **kwargs: Any):
-        self.crawler.stats.set_value("archive/boilerplate/held", 0)
-        yield from self._emit(self.pages.flush())
+    async def _released(self, response: Response, **kwargs: Any):
+        for item in self._emit(await self.reader.flush()):
+            yield item
+        self.crawler.stats.set_value("archive/boilerplate/held", len(self.reader.held))
 
-    def _follow(self, response: Response):
-        if not hasattr(response, "text"):
-            return
-        for link in self.link_extractor.extract_links(response):
-            if site_key(link.url, self.profile) != self.site:
+    def _follow(self, links: Iterable[str]):
+        for link in links:
+            if site_key(link, self.profile) != self.site:
                 self._count("links/offsite")
                 continue
-            request = self._request(response.urljoin(link.url))
+            request = self._request(link)
             if request is not None:
                 yield request
+
+
+def record_pool(settings) -> RecordPool:
+    """The worker pool of a crawl: ``RECORD_WORKERS`` processes (empty: one per core beyond the
+    first, at least one; 0: in the crawl's own process), at most ``RECORD_POOL_CAPACITY`` pages in
+    it (0: four per worker)."""
+    configured = settings.get("RECORD_WORKERS")
+    workers = default_workers() if configured in (None, "") else settings.getint("RECORD_WORKERS")
+    capacity = settings.getint("RECORD_POOL_CAPACITY") or None
+    return RecordPool(workers, capacity, initializer=configure, initargs=(frozenset(IGNORED_EXTENSIONS),))

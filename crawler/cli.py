@@ -1,8 +1,8 @@
-"""`archive-crawler`: the record functions on saved pages, WARC captures and lines of text, without Scrapy.
+"""`archive-crawler`: the record chain on saved pages, WARC captures and lines of text, without Scrapy.
 
-    archive-crawler extract --url URL FILE.html [--url URL FILE.html ...]
+    archive-crawler extract --url URL FILE.html [--url URL FILE.html ...] [--model FILE]
     archive-crawler datelines < lines.txt
-    archive-crawler reprocess WARC [WARC ...] -o OUT.jsonl[.gz] [--batch-size N]
+    archive-crawler reprocess WARC [WARC ...] -o OUT.jsonl[.gz] [--batch-size N] [--state DIR] [--workers N]
     archive-crawler schedule run [--config crawls.toml] [--now ISO-DATETIME] [-v]
     archive-crawler schedule list [--config crawls.toml] [--now ISO-DATETIME] [--json]
 """
@@ -23,38 +23,56 @@ def _print_json(obj: dict) -> None:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from .encoding import PageSkipped
-    from .records import build_record
+    import asyncio
+    from collections import Counter
+
+    from pipelines.profiles import profile_for_url
+
+    from .chain import RecordRun
+    from .workers import PageJob, RecordPool
 
     model = None
     if args.model:
-        from .boilerplate import BoilerplateModel
+        from pipelines.boilerplate import BoilerplateModel
 
         try:
             model = BoilerplateModel.load(Path(args.model))
         except (OSError, ValueError, KeyError) as exc:
             print(f"archive-crawler: cannot read the boilerplate model {args.model}: {exc}", file=sys.stderr)
             return 2
-    status = 0
-    for url, path in args.url:
+
+    async def extract_all() -> int:
+        # The crawl's chain, in this process (one page needs no worker): a model is applied, not trained.
+        pool = RecordPool(0)
+        run = RecordRun(pool, Counter(), learning=model is not None, model=model, observe=False)
+        status = 0
         try:
-            body = Path(path).read_bytes()
-        except OSError as exc:
-            print(f"archive-crawler: cannot read {path}: {exc.strerror}", file=sys.stderr)
-            status = 1
-            continue
-        try:
-            record = build_record(body, url, boilerplate=model)
-        except PageSkipped as skipped:
-            print(f"archive-crawler: no record for {path} ({url}): {skipped}", file=sys.stderr)
-            status = 1
-            continue
-        _print_json(record)
-    return status
+            for url, path in args.url:
+                try:
+                    body = Path(path).read_bytes()
+                except OSError as exc:
+                    print(f"archive-crawler: cannot read {path}: {exc.strerror}", file=sys.stderr)
+                    status = 1
+                    continue
+                profile = profile_for_url(url)
+                for built in await run.page(PageJob(body, url, None, profile.name), profile):
+                    if built.record is None:
+                        why = f"{built.reason}: {built.detail}" if built.detail else built.reason
+                        print(f"archive-crawler: no record for {path} ({url}): {why}", file=sys.stderr)
+                        status = 1
+                        continue
+                    _print_json(built.record)
+                    run.written(built.record)
+        finally:
+            run.close()
+            pool.close()
+        return status
+
+    return asyncio.run(extract_all())
 
 
 def cmd_datelines(args: argparse.Namespace) -> int:
-    from .dates import parse_line
+    from pipelines.dates import parse_line
 
     for line in sys.stdin:
         _print_json(parse_line(line.rstrip("\r\n")))
@@ -64,7 +82,7 @@ def cmd_datelines(args: argparse.Namespace) -> int:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     import logging
 
-    from .reprocess import reprocess
+    from .reprocess import reprocess, state_file
 
     logging.basicConfig(level=logging.WARNING, format="archive-crawler: %(message)s")
     missing = [path for path in args.warc if not Path(path).is_file()]
@@ -74,11 +92,15 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     try:
         model = None
         if args.model:
-            from .boilerplate import BoilerplateModel
+            from pipelines.boilerplate import BoilerplateModel
 
             model = BoilerplateModel.load(Path(args.model))
+        if args.state is not None and not state_file(args.state).is_file():
+            print(f"archive-crawler: no crawl state in {args.state} (a CRAWL_STATE folder holds state.sqlite3)",
+                  file=sys.stderr)
+            return 2
         result = reprocess(args.warc, args.output, batch_size=args.batch_size, fsync=args.fsync,
-                           learning=not args.no_learning, model=model)
+                           learning=not args.no_learning, model=model, state=args.state, workers=args.workers)
     except (ValueError, KeyError, OSError) as exc:
         print(f"archive-crawler: {exc}", file=sys.stderr)
         return 2
@@ -158,6 +180,16 @@ def _batch_size(value: str) -> int:
     return size
 
 
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {value!r}") from None
+    if workers < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return workers
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archive-crawler", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -193,10 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess = commands.add_parser(
         "reprocess",
         help="re-make the records of a crawl from its WARC files, without the network",
-        description="Runs the crawl's record pipeline (HTML check, extraction with the site profile named "
-        "in each file's warcinfo record, schema validation, de-duplication by canonical URL and text hash) "
-        "over the 2xx responses captured in WARC files. Records equal the crawl's except fetched_at, "
-        "which is the capture's WARC-Date. Exit status 1 when a file could not be read to the end.",
+        description="Runs the crawl's record chain (HTML check, extraction with the site profile named "
+        "in each file's warcinfo record, schema validation, revision, de-duplication by canonical URL and "
+        "text hash) over the 2xx responses captured in WARC files, on every core. Records equal the crawl's "
+        "except fetched_at, which is the capture's WARC-Date, and their order. "
+        "Exit status 1 when a file could not be read to the end.",
     )
     reprocess.add_argument("warc", nargs="+", metavar="WARC", help="WARC files (.warc.gz or .warc), in crawl order")
     reprocess.add_argument(
@@ -216,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reprocess.add_argument(
         "--model", metavar="FILE", help="start learning from this boilerplate model (the one the crawl started from)"
+    )
+    reprocess.add_argument(
+        "--state", metavar="DIR",
+        help="the crawl's CRAWL_STATE folder (only read): records get the revisions the crawl gave them",
+    )
+    reprocess.add_argument(
+        "--workers", type=_workers, metavar="N", help="worker processes (default: one per core; 0: this process)"
     )
     reprocess.set_defaults(func=cmd_reprocess)
 

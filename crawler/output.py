@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .schema import RECORD_FIELDS
+from pipelines.schema import RECORD_FIELDS
 
 __all__ = [
     "DurableFile",

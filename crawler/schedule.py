@@ -1,7 +1,7 @@
 """Recurring crawls named in ``crawls.toml``: which are due, and running one under a lock.
 
 Plain Python, no Scrapy: a crawl runs as a ``scrapy crawl`` subprocess. ``archive-crawler schedule
-run`` and ``archive-crawler schedule list`` (pipelines/cli.py) are thin wrappers around these functions.
+run`` and ``archive-crawler schedule list`` (crawler/cli.py) are thin wrappers around these functions.
 
     [[crawl]]
     name = "nizkor-weekly"                           # unique: letters, digits, ".", "_", "-"

@@ -1,0 +1,207 @@
+"""Records re-made from WARC captures (``archive-crawler reprocess``), and from saved pages
+(``archive-crawler extract``), through the crawl's own chain, without the network and without Scrapy.
+
+Only responses the spider would have been handed (2xx; not robots.txt, which Scrapy reads for
+itself) are read; each goes through ``crawler/chain.py`` as in the crawl: read and finish in the
+worker pool (one worker per core) with the site profile named in the file's ``warcinfo`` record
+(else the one the URL's host picks), boilerplate learned in the same way, then revision and
+de-duplication. ``fetched_at`` is the capture's ``WARC-Date``. So the records equal the crawl's
+apart from ``fetched_at`` (their order may differ).
+
+Revisions: without a crawl state every page's first record is revision 1, as on a first crawl.
+Given the crawl's state (``--state``), a record's revision is decided against what that state knew
+before the crawl that made the capture (``crawl-id`` in the ``warcinfo``, else its last crawl):
+the crawl's own revisions, on re-crawls too. The state is only read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from warcio.exceptions import ArchiveLoadFailed
+
+from crawler.chain import RecordRun, reaches_spider
+from crawler.output import RecordWriter
+from crawler.state import STATE_FILE, CrawlState
+from crawler.warc import CapturedResponse, read_responses
+from crawler.workers import PageJob, RecordPool
+from pipelines.boilerplate import BoilerplateModel
+from pipelines.profiles import SiteProfile, load_profile, profile_for_url
+
+__all__ = ["ReprocessResult", "cpu_count", "records_from_warcs", "reprocess", "state_file"]
+
+logger = logging.getLogger(__name__)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def state_file(path: str | os.PathLike) -> Path:
+    """A crawl state given as its folder (``CRAWL_STATE``) or as its database file."""
+    path = Path(path)
+    return path / STATE_FILE if path.is_dir() else path
+
+
+@dataclass
+class ReprocessResult:
+    """What a run did: ``counts`` uses the crawl's stat names (``pages/fetched``, ``records``,
+    ``skipped/<reason>``); ``errors`` lists files that could not be read to the end."""
+
+    counts: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+
+def _profile(response: CapturedResponse) -> SiteProfile:
+    if response.profile:
+        try:
+            return load_profile(response.profile)
+        except ValueError:
+            logger.warning("Unknown site profile %r in %s's warcinfo; using the URL's", response.profile, response.url)
+    return profile_for_url(response.url)
+
+
+def _crawl_id(response: CapturedResponse) -> int | None:
+    try:
+        return int(response.warcinfo.get("crawl-id") or 0) or None
+    except ValueError:
+        return None
+
+
+def _pages(paths: Iterable[str | os.PathLike], result: ReprocessResult) -> Iterator[tuple[CapturedResponse, bytes]]:
+    """The captured responses the spider would have been handed, with their decoded bodies."""
+    counts = result.counts
+    for path in paths:
+        try:
+            for response in read_responses(path):
+                counts["responses"] += 1
+                if not reaches_spider(response.status):
+                    counts[f"skipped/http_{response.status}"] += 1
+                    continue
+                if urlsplit(response.url).path == "/robots.txt":
+                    counts["skipped/robots_txt"] += 1
+                    continue
+                counts["pages/fetched"] += 1
+                try:
+                    body = response.decoded_body()
+                except Exception as exc:  # the crawl's HttpCompressionMiddleware fails on it too
+                    counts["skipped/undecodable"] += 1
+                    logger.debug("Cannot undo the content coding of %s: %s", response.url, exc)
+                    continue
+                yield response, body
+        except (ArchiveLoadFailed, OSError) as exc:
+            message = f"{path}: {str(exc).strip()}"
+            result.errors.append(message)
+            logger.error("Cannot read %s", message)
+
+
+async def _records(
+    paths: Iterable[str | os.PathLike], result: ReprocessResult, run: RecordRun
+) -> AsyncIterator[dict]:
+    """The run's records as they come out of the chain (any order)."""
+    done: asyncio.Queue = asyncio.Queue()
+    tasks: set[asyncio.Task] = set()
+    # Pages read from the WARC ahead of the pool: enough to keep every worker busy, no more.
+    ahead = 2 * run.pool.capacity
+
+    async def one(response: CapturedResponse, body: bytes) -> None:
+        profile = _profile(response)
+        job = PageJob(body, response.url, response.header("Content-Type"), profile.name, response.date)
+        for built in await run.page(job, profile, _crawl_id(response)):
+            if built.record is not None:
+                await done.put(built.record)
+
+    def drain() -> Iterator[dict]:
+        while not done.empty():
+            yield done.get_nowait()
+
+    for response, body in _pages(paths, result):
+        task = asyncio.ensure_future(one(response, body))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        for record in drain():
+            yield record
+        if len(tasks) >= ahead:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    while tasks:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for record in drain():
+            yield record
+    for record in drain():
+        yield record
+    for built in await run.flush():
+        if built.record is not None:
+            yield built.record
+
+
+def _run(
+    paths: Iterable[str | os.PathLike],
+    result: ReprocessResult,
+    write: Callable[[dict], None],
+    *,
+    learning: bool,
+    model: BoilerplateModel | None,
+    state: str | os.PathLike | None,
+    workers: int,
+) -> None:
+    """Every record of these captures through the chain to ``write``, then marked written."""
+
+    async def main() -> None:
+        pool = RecordPool(workers)
+        history = CrawlState(state_file(state), read_only=True) if state is not None else None
+        run = RecordRun(pool, result.counts, history=history, learning=learning, model=model)
+        try:
+            async for record in _records(paths, result, run):
+                write(record)
+                run.written(record)
+        finally:
+            run.close()
+            pool.close()
+
+    asyncio.run(main())
+
+
+def records_from_warcs(
+    paths: Iterable[str | os.PathLike],
+    result: ReprocessResult | None = None,
+    *,
+    learning: bool = True,
+    model: BoilerplateModel | None = None,
+    state: str | os.PathLike | None = None,
+    workers: int = 0,
+) -> list[dict]:
+    """The records the crawl would have written from these captures (in this process by default)."""
+    records: list[dict] = []
+    _run(paths, result if result is not None else ReprocessResult(), records.append,
+         learning=learning, model=model, state=state, workers=workers)
+    return records
+
+
+def reprocess(
+    paths: Iterable[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    batch_size: int = 0,
+    fsync: bool = False,
+    learning: bool = True,
+    model: BoilerplateModel | None = None,
+    state: str | os.PathLike | None = None,
+    workers: int | None = None,
+) -> ReprocessResult:
+    """Write the records of these WARC files to ``output`` (JSON Lines; ``.gz`` for gzip; with
+    ``batch_size``, numbered files: ``%(batch_id)d`` in ``output``), on ``workers`` processes
+    (default: one per core)."""
+    result = ReprocessResult()
+    with RecordWriter(output, batch_size=batch_size, fsync=fsync) as writer:
+        _run(paths, result, writer.write, learning=learning, model=model, state=state,
+             workers=cpu_count() if workers is None else workers)
+    result.outputs = [str(p) for p in writer.paths]
+    return result
