@@ -46,11 +46,29 @@ def load_schema() -> dict:
         ) from None
 
 
+def _inline_refs(node, definitions: dict):
+    """The schema with every local ``#/$defs/...`` reference replaced by its definition: the same
+    checks, without a reference lookup per field of every record (half of the validation cost)."""
+    if isinstance(node, dict):
+        inlined = {key: _inline_refs(value, definitions) for key, value in node.items() if key != "$ref"}
+        ref = node.get("$ref")
+        if not isinstance(ref, str):
+            return inlined
+        target = _inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions)
+        if not ref.startswith("#/$defs/") or set(target) & set(inlined):
+            return {**inlined, "$ref": ref}  # keywords on both sides: leave it to the validator
+        return {**target, **inlined}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node
+
+
 @cache
 def load_validator() -> Draft202012Validator:
-    """The schema checked and compiled once per process."""
-    schema = load_schema()
-    Draft202012Validator.check_schema(schema)
+    """The schema checked and compiled once per process (references inlined)."""
+    published = load_schema()
+    Draft202012Validator.check_schema(published)
+    schema = _inline_refs(published, published.get("$defs", {}))
     # The format checker adds the calendar check of full dates ("2017-02-30" is not a date).
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 

@@ -228,3 +228,16 @@ def test_a_crawl_without_the_pool_gives_the_same_records(fixture_site, gold, tmp
             assert record[field] == gold[path][field], (path, field)
     assert "'archive/pool/workers': 0" in result.stderr
     json.dumps(records)  # plain JSON data
+
+
+def test_extract_on_one_page_loads_only_what_it_uses():
+    """``extract`` builds in its own process: no worker, no Scrapy, no WARC library, one model load."""
+    page = REPO / "fixtures" / "derechos" / "nizkor" / "espana" / "doc" / "cat1233.html"
+    code = ("import sys, contextlib, io; from crawler.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out: status = main(['extract', '--url', "
+            f"'https://www.derechos.org/nizkor/espana/doc/cat1233.html', {str(page)!r}])\n"
+            "from pipelines.language import load_model\n"
+            "print(status, bool(out.getvalue()), [m for m in ('scrapy', 'twisted', 'warcio', 'multiprocessing.forkserver')"
+            " if m in sys.modules], load_model.cache_info().misses)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[0] == "0 True [] 1"
