@@ -1,7 +1,7 @@
 """Imported once by the process that worker processes are forked from (multiprocessing's forkserver,
-``crawler/workers.py``): the record engine, trafilatura, the record schema and the language model of
-every site profile are loaded here, so that every worker starts with them and the crawl's own
-process never loads them."""
+``crawler/workers.py``): the record engine, trafilatura (its lazily built tables too), the record
+schema and the language model of every site profile are loaded here, so that every worker starts
+with them and the crawl's own process never loads them."""
 
 from pipelines import records, validation  # noqa: F401  (imports trafilatura, lxml, dateutil)
 from pipelines.language import prepare
@@ -10,3 +10,41 @@ from pipelines.profiles import available_profiles, load_profile
 for _name in available_profiles():
     prepare(load_profile(_name).languages)
 validation.load_validator()
+
+
+def _load_justext_stoplists() -> None:
+    """trafilatura's justext fallback builds a 27 MB stop-word set on first use: built here, it is
+    shared by every worker instead of built in each."""
+    try:
+        from justext.core import define_stoplist
+        from trafilatura import external
+    except ImportError:
+        return
+    stoplist = getattr(external, "JT_STOPLIST", None) or getattr(external, "jt_stoplist_init", tuple)()
+    if stoplist:
+        define_stoplist(stoplist)
+
+
+_load_justext_stoplists()
+
+# Everything loaded so far lives as long as the workers: out of the garbage collector's sight, so
+# that collections in a worker never write to these pages and they stay shared with this process.
+import gc  # noqa: E402
+
+gc.collect()
+gc.freeze()
+
+
+def _return_free_memory() -> None:
+    """Give the heap left over from loading (the model file is read through temporary copies) back
+    to the system before workers are forked, so they do not inherit it (glibc only)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+_return_free_memory()

@@ -19,9 +19,11 @@ wrap the pure functions of ``pipelines/records.py`` and turn their ``PageSkipped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,6 +161,24 @@ def _serve(conn, initializer: Callable | None, initargs: tuple) -> None:
 # --------------------------------------------------------------------------- the pool
 
 
+@contextlib.contextmanager
+def _main_script_hidden():
+    """multiprocessing re-runs the parent's main script in every new process started from the
+    forkserver (``spawn.prepare``: ``init_main_from_path``); for ``scrapy crawl`` that would import
+    Scrapy and Twisted in each worker. Workers only run this module's functions, so the script's
+    path is left out of what the new process is told (it is read once, in ``Process.start``)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 @dataclass
 class _Job:
     id: int
@@ -258,7 +278,8 @@ class RecordPool:
         process = self._context.Process(
             target=_serve, args=(child, self.initializer, self.initargs), daemon=True, name="archive-crawler-worker"
         )
-        process.start()
+        with _main_script_hidden():
+            process.start()
         child.close()  # the worker holds the other end: its death is an end of file here
         worker = _Worker(process, parent)
         self._all.append(worker)

@@ -106,6 +106,8 @@ class PageReading:
 # Where links are read, as Scrapy's LinkExtractor reads them by default.
 LINK_TAGS = ("a", "area")
 LINK_SCHEMES = ("http", "https", "file", "ftp")
+# Characters safe_url_string leaves as they are (RFC 3986 unreserved, reserved and "%").
+_PLAIN_HREF = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement:
@@ -373,8 +375,10 @@ def page_links(
         href = element.get("href")
         if href is None:
             continue
+        href = href.strip()
         try:
-            link = urljoin(base, safe_url_string(href.strip(), encoding))
+            # safe_url_string (as Scrapy's LinkExtractor) only changes hrefs with non-ASCII or unsafe characters.
+            link = urljoin(base, href if _PLAIN_HREF.fullmatch(href) else safe_url_string(href, encoding))
             parts = urlsplit(link)
         except ValueError:  # a malformed href ("http://[ccpa-preferences]/") links nowhere
             continue
