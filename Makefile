@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/datelines.py $(MUC3)
 	$(BIN)/python benchmarks/extraction.py --aeb $(AEB) --trafilatura-eval $(TRAFILATURA_EVAL)
+	$(BIN)/python benchmarks/throughput.py
 
 clean:
 	rm -rf $(VENV) out state

@@ -97,7 +97,7 @@ class PageReader:
         else:
             boilerplate = None
         try:
-            outcome = await self.pool.run(read_job, job, boilerplate)
+            outcome = await self.pool.run(read_job, job, boilerplate, model is not None and self.learning)
         except WorkerDied as exc:
             return (), [Built(job.url, reason="worker_died", detail=str(exc))]
         if outcome.skip is not None and outcome.draft is None and not outcome.line_keys:

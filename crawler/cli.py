@@ -55,7 +55,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
                     status = 1
                     continue
                 profile = profile_for_url(url)
-                for built in await run.page(PageJob(body, url, None, profile.name), profile):
+                for built in await run.page(PageJob(body, url, None, profile.name, follow=False), profile):
                     if built.record is None:
                         why = f"{built.reason}: {built.detail}" if built.detail else built.reason
                         print(f"archive-crawler: no record for {path} ({url}): {why}", file=sys.stderr)

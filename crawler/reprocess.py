@@ -114,7 +114,7 @@ async def _records(
 
     async def one(response: CapturedResponse, body: bytes) -> None:
         profile = _profile(response)
-        job = PageJob(body, response.url, response.header("Content-Type"), profile.name, response.date)
+        job = PageJob(body, response.url, response.header("Content-Type"), profile.name, response.date, follow=False)
         for built in await run.page(job, profile, _crawl_id(response)):
             if built.record is not None:
                 await done.put(built.record)

@@ -71,6 +71,8 @@ class PageJob:
     content_type: str | None
     profile: str
     fetched_at: datetime | None = None
+    # The crawl follows the page's links; reprocess and extract do not.
+    follow: bool = True
 
 
 @dataclass
@@ -103,9 +105,10 @@ def _finish(draft, boilerplate: frozenset[str]) -> JobOutcome:
     return JobOutcome(record=record)
 
 
-def read_job(job: PageJob, boilerplate: frozenset[str] | None) -> JobOutcome:
+def read_job(job: PageJob, boilerplate: frozenset[str] | None, observe: bool = True) -> JobOutcome:
     """Read a page; with ``boilerplate`` (the site's learned line keys, or ``frozenset()`` when not
-    learning) also finish its record, else return the draft for ``finish_job`` later."""
+    learning) also finish its record, else return the draft for ``finish_job`` later. ``observe``:
+    give the page's line keys, for learning."""
     from pipelines.encoding import PageSkipped
     from pipelines.records import read_page
 
@@ -114,7 +117,8 @@ def read_job(job: PageJob, boilerplate: frozenset[str] | None) -> JobOutcome:
         from pipelines.profiles import load_profile
 
         draft = read_page(job.body, job.url, headers=headers, profile=load_profile(job.profile),
-                          fetched_at=job.fetched_at, ignored_extensions=_IGNORED_EXTENSIONS)
+                          fetched_at=job.fetched_at, ignored_extensions=_IGNORED_EXTENSIONS,
+                          follow=job.follow, observe=observe)
     except PageSkipped as skipped:
         return JobOutcome(skip=(skipped.reason, skipped.detail))
     except Exception as exc:  # noqa: BLE001 - a page the code cannot handle is a counted skip, not a crash

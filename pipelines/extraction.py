@@ -399,17 +399,22 @@ def read_page(
     *,
     encoding: str = "utf-8",
     ignored_extensions: frozenset[str] = frozenset(),
+    follow: bool = True,
+    observe: bool = True,
 ) -> PageReading:
-    """Parse a decoded page once and read everything the crawl needs from it."""
+    """Parse a decoded page once and read everything the crawl needs from it: the links unless
+    ``follow`` is false (nobody follows them: extract, reprocess), the visible lines unless
+    ``observe`` is false (no boilerplate learning) and the site profile does not cut the article from them."""
     tree = parse_html(html)
-    links = page_links(tree, url, encoding, ignored_extensions) if url else []
+    links = page_links(tree, url, encoding, ignored_extensions) if url and follow else []
     _prune(tree, profile)
-    lines = visible_lines(tree)
-    if profile.title_rule == "first_line_after_header":
+    templated = profile.title_rule == "first_line_after_header"
+    lines = visible_lines(tree) if templated or observe else []
+    if templated:
         parts = _templated_parts(tree, lines, profile, url)
     else:
         parts = _generic_parts(tree, profile, url)
-    return PageReading(parts=parts, lines=[line.text for line in lines], links=links)
+    return PageReading(parts=parts, lines=[line.text for line in lines] if observe else [], links=links)
 
 
 def extract_parts(html: str, profile: SiteProfile, url: str | None = None) -> PageParts:

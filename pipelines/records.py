@@ -73,11 +73,15 @@ def read_page(
     profile: SiteProfile | None = None,
     fetched_at: datetime | None = None,
     ignored_extensions: frozenset[str] = frozenset(),
+    follow: bool = True,
+    observe: bool = True,
 ) -> PageDraft:
-    """Decode and parse a page once; ``PageSkipped`` when it cannot be read as HTML."""
+    """Decode and parse a page once; ``PageSkipped`` when it cannot be read as HTML. ``follow``:
+    read its links; ``observe``: give its line keys for boilerplate learning."""
     profile = profile or profile_for_url(url)
     page = decode_html(body, content_type(headers))
-    reading = read_tree(page.text, profile, url, encoding=page.encoding, ignored_extensions=ignored_extensions)
+    reading = read_tree(page.text, profile, url, encoding=page.encoding, ignored_extensions=ignored_extensions,
+                        follow=follow, observe=observe)
     return PageDraft(
         url=url,
         profile=profile.name,
@@ -147,6 +151,7 @@ def build_record(
     ``boilerplate`` (read only) removes the lines a site's learned model knows as boilerplate.
     """
     profile = profile or profile_for_url(url)
-    draft = read_page(body, url, headers=headers, profile=profile, fetched_at=fetched_at)
+    # One page, nobody follows its links or learns from it.
+    draft = read_page(body, url, headers=headers, profile=profile, fetched_at=fetched_at, follow=False, observe=False)
     known = boilerplate.boilerplate_keys() if boilerplate is not None else frozenset()
     return finish_record(draft, known, profile)
