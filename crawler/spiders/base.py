@@ -1,4 +1,5 @@
-"""The archive spider: follow a site's links, turn every article page into a record."""
+"""The archive spider: follow a site's links and turn every article page into a record; pages are read
+and records built in worker processes (crawler/chain.py, crawler/workers.py), never in the callback."""
 
 from __future__ import annotations
 
