@@ -3,12 +3,16 @@
 schema and the language model of every site profile are loaded here, so that every worker starts
 with them and the crawl's own process never loads them."""
 
+import os
+
 from pipelines import records, validation  # noqa: F401  (imports trafilatura, lxml, dateutil)
 from pipelines.language import prepare
 from pipelines.profiles import available_profiles, load_profile
 
-for _name in available_profiles():
-    prepare(load_profile(_name).languages)
+# The profiles the crawl uses (crawler.workers.PROFILES_VARIABLE, set by the crawl before the
+# forkserver starts); every profile when unset. Another profile still works, loaded on first use.
+_names = [n for n in os.environ.get("ARCHIVE_CRAWLER_WORKER_PROFILES", "").split(",") if n] or available_profiles()
+prepare([load_profile(name).languages for name in _names])
 validation.load_validator()
 
 

@@ -39,6 +39,8 @@ RETRIES = 1
 # Deaths in a row with no job finished in between: the workers cannot run at all.
 MAX_DEATHS_IN_A_ROW = 5
 BOOT_MODULE = "crawler.worker_boot"
+# The site profiles a crawl's workers will use (comma-separated), read by BOOT_MODULE.
+PROFILES_VARIABLE = "ARCHIVE_CRAWLER_WORKER_PROFILES"
 
 
 def default_workers() -> int:
@@ -209,6 +211,7 @@ class RecordPool:
         *,
         initializer: Callable | None = None,
         initargs: tuple = (),
+        profiles: tuple[str, ...] = (),
     ):
         if workers < 0:
             raise ValueError(f"the number of worker processes cannot be negative, got {workers}")
@@ -216,6 +219,7 @@ class RecordPool:
         self.capacity = max(1, capacity if capacity is not None else 4 * max(1, workers))
         self.initializer = initializer
         self.initargs = initargs
+        self.profiles = profiles
         self.stats: dict[str, int] = {"jobs": 0, "peak": 0, "retried": 0, "lost": 0, "worker_deaths": 0}
         self._slots: asyncio.Semaphore | None = None
         self._held = 0
@@ -271,6 +275,8 @@ class RecordPool:
 
     def _start_workers(self) -> None:
         if self._context is None:
+            if self.profiles:  # inherited by the forkserver, started by the first worker below
+                os.environ[PROFILES_VARIABLE] = ",".join(self.profiles)
             self._context = multiprocessing.get_context("forkserver")
             # Before the forkserver starts: it imports the record engine once for every worker.
             self._context.set_forkserver_preload([BOOT_MODULE])

@@ -24,18 +24,26 @@ def load_model() -> LanguageIdentifier:
 
 @cache
 def _identifier(languages: tuple[str, ...] | None) -> LanguageIdentifier:
-    # Only read afterwards: safe to use from a process pool. A shallow copy shares the full model;
-    # set_languages gives it its own (small) arrays for the subset.
+    # Only read afterwards: safe to use from a process pool. The subset's identifier is built with
+    # its own small arrays and shares the tokenizer tables with the full model, so that the full
+    # model's 28 MB of per-language weights can be let go when no profile needs every language.
+    full = load_model()
     if not languages:
-        return load_model()
-    identifier = copy.copy(load_model())
-    identifier.set_languages(list(languages))
-    return identifier
+        return full
+    subset = copy.copy(full)
+    subset.set_languages(list(languages))
+    return LanguageIdentifier(subset.nb_ptc, subset.nb_pc, subset.nb_classes, full.tk_nextmove, full.tk_output,
+                              norm_probs=True, tk_row=full.tk_row)
 
 
-def prepare(languages: tuple[str, ...] | None) -> None:
-    """Load what ``detect_language`` needs for these languages now rather than at the first page."""
-    _identifier(languages)
+def prepare(profiles_languages: list[tuple[str, ...] | None]) -> None:
+    """Load what ``detect_language`` needs for these profiles' languages now rather than at the
+    first page; keep the full model only if one of them needs every language (it is loaded again
+    on demand otherwise)."""
+    for languages in profiles_languages:
+        _identifier(languages)
+    if all(profiles_languages):
+        load_model.cache_clear()
 
 
 def detect_language(text: str, languages: tuple[str, ...] | None = None) -> str:

@@ -66,7 +66,7 @@ class ArchiveSpider(scrapy.Spider):
         spider.state = CrawlState(state_dir(settings, spider.name) / STATE_FILE)
         spider._begin_run(settings)
         crawler.signals.connect(spider._end_run, signal=signals.spider_closed)
-        spider.reader = PageReader(record_pool(settings))
+        spider.reader = PageReader(record_pool(settings, spider.profile.name))
         if settings.getbool("BOILERPLATE_LEARNING", True):
             spider.model_path = state_dir(settings, spider.name) / f"boilerplate-{site_slug(spider.site)}.json"
             spider.reader.model = spider._load_model(settings)
@@ -228,11 +228,12 @@ class ArchiveSpider(scrapy.Spider):
                 yield request
 
 
-def record_pool(settings) -> RecordPool:
+def record_pool(settings, profile: str) -> RecordPool:
     """The worker pool of a crawl: ``RECORD_WORKERS`` processes (empty: one per core beyond the
     first, at least one; 0: in the crawl's own process), at most ``RECORD_POOL_CAPACITY`` pages in
     it (0: four per worker)."""
     configured = settings.get("RECORD_WORKERS")
     workers = default_workers() if configured in (None, "") else settings.getint("RECORD_WORKERS")
     capacity = settings.getint("RECORD_POOL_CAPACITY") or None
-    return RecordPool(workers, capacity, initializer=configure, initargs=(frozenset(IGNORED_EXTENSIONS),))
+    return RecordPool(workers, capacity, initializer=configure, initargs=(frozenset(IGNORED_EXTENSIONS),),
+                      profiles=(profile,))
