@@ -34,7 +34,7 @@ from pipelines.profiles import SiteProfile
 from pipelines.revision import revise
 from pipelines.urls import site_key
 
-__all__ = ["HTML_TYPES", "Built", "PageReader", "RecordAdmission", "RecordRun", "is_html", "reaches_spider"]
+__all__ = ["HTML_TYPES", "Built", "PageReader", "RecordAdmission", "RecordRun", "is_html", "log_skip", "reaches_spider"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,15 @@ class Built:
     record: dict | None = None
     reason: str | None = None
     detail: str = ""
+
+
+def log_skip(built: Built, log: logging.Logger | logging.LoggerAdapter) -> None:
+    """A page that gave no record: an invalid record is a warning (the schema or the code is
+    wrong), any other reason a debug line."""
+    if built.reason == "invalid_record":
+        log.warning("Invalid record for %s not written: %s", built.url, built.detail)
+    else:
+        log.debug("No record from %s: %s: %s", built.url, built.reason, built.detail)
 
 
 def _built(url: str, outcome: JobOutcome) -> Built:
@@ -228,8 +237,7 @@ class RecordRun:
             crawl_id = self._crawl_of.pop(built.url, None)
             if built.record is None:
                 self.counts[f"skipped/{built.reason}"] += 1
-                if built.reason == "invalid_record":
-                    logger.warning("Invalid record for %s not written: %s", built.url, built.detail)
+                log_skip(built, logger)
                 admitted.append(built)
                 continue
             revised, reason = self.admission.admit(built.record, crawl_id if self.history is not None else None)

@@ -26,7 +26,7 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -87,7 +87,6 @@ class JobOutcome:
     draft: Any = None
     record: dict | None = None
     skip: tuple[str, str] | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 def _finish(draft, boilerplate: frozenset[str]) -> JobOutcome:
@@ -103,7 +102,7 @@ def _finish(draft, boilerplate: frozenset[str]) -> JobOutcome:
     # ``revision`` afterwards, an integer >= 1 by construction.
     errors = record_errors(record)
     if errors:
-        return JobOutcome(skip=("invalid_record", "; ".join(errors)), errors=errors)
+        return JobOutcome(skip=("invalid_record", "; ".join(errors)))
     return JobOutcome(record=record)
 
 
@@ -112,12 +111,11 @@ def read_job(job: PageJob, boilerplate: frozenset[str] | None, observe: bool = T
     learning) also finish its record, else return the draft for ``finish_job`` later. ``observe``:
     give the page's line keys, for learning."""
     from pipelines.encoding import PageSkipped
+    from pipelines.profiles import load_profile
     from pipelines.records import read_page
 
     headers = {"Content-Type": job.content_type} if job.content_type else None
     try:
-        from pipelines.profiles import load_profile
-
         draft = read_page(job.body, job.url, headers=headers, profile=load_profile(job.profile),
                           fetched_at=job.fetched_at, ignored_extensions=_IGNORED_EXTENSIONS,
                           follow=job.follow, observe=observe)

@@ -25,7 +25,6 @@ __all__ = [
     "PageParts",
     "PageReading",
     "directory_like",
-    "extract_parts",
     "listing_share",
     "page_links",
     "parse_html",
@@ -415,11 +414,6 @@ def read_page(
     else:
         parts = _generic_parts(tree, profile, url)
     return PageReading(parts=parts, lines=[line.text for line in lines] if observe else [], links=links)
-
-
-def extract_parts(html: str, profile: SiteProfile, url: str | None = None) -> PageParts:
-    """Locate an article's parts in a decoded page using the site profile and trafilatura."""
-    return read_page(html, profile, url).parts
 
 
 def _templated_parts(tree: lxml.html.HtmlElement, lines: list[Line], profile: SiteProfile, url: str | None) -> PageParts:

@@ -54,8 +54,10 @@ def _inline_refs(node, definitions: dict):
         ref = node.get("$ref")
         if not isinstance(ref, str):
             return inlined
+        if not ref.startswith("#/$defs/"):
+            return {**inlined, "$ref": ref}
         target = _inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions)
-        if not ref.startswith("#/$defs/") or set(target) & set(inlined):
+        if set(target) & set(inlined):
             return {**inlined, "$ref": ref}  # keywords on both sides: leave it to the validator
         return {**target, **inlined}
     if isinstance(node, list):

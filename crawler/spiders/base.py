@@ -16,7 +16,7 @@ from scrapy.http import Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler.chain import Built, PageReader
+from crawler.chain import Built, PageReader, log_skip
 from crawler.state import STATE_FILE, CrawlState, previous_records, requires_contact, site_slug, state_dir
 from crawler.workers import PageJob, RecordPool, configure, default_workers
 from pipelines.boilerplate import BoilerplateModel
@@ -195,10 +195,7 @@ class ArchiveSpider(scrapy.Spider):
             key = canonical_url(built.url, self.profile)
             if built.record is None:
                 self._count(f"skipped/{built.reason}")
-                if built.reason == "invalid_record":
-                    self.logger.warning("Invalid record for %s not written: %s", built.url, built.detail)
-                else:
-                    self.logger.debug("No record from %s: %s: %s", built.url, built.reason, built.detail)
+                log_skip(built, self.logger)
                 self.state.finish(key)
                 continue
             self._count("pages/article")
