@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.state import STATE_FILE, CrawlState
-from crawler.workers import JobOutcome, PageJob, RecordPool, WorkerDied, finish_job, read_job
+from crawler.workers import JobOutcome, JobTimedOut, PageJob, RecordPool, WorkerDied, finish_job, read_job
 from pipelines.boilerplate import BoilerplateModel
 from pipelines.profiles import SiteProfile
 from pipelines.revision import revise
@@ -109,6 +109,8 @@ class PageReader:
             outcome = await self.pool.run(read_job, job, boilerplate, model is not None and self.learning)
         except WorkerDied as exc:
             return (), [Built(job.url, reason="worker_died", detail=str(exc))]
+        except JobTimedOut as exc:
+            return (), [Built(job.url, reason="record_timeout", detail=str(exc))]
         if outcome.skip is not None and outcome.draft is None and not outcome.line_keys:
             return (), [_built(job.url, outcome)]  # unreadable: nothing to learn from
         if model is None or not self.learning:
@@ -133,6 +135,8 @@ class PageReader:
                 return _built(draft.url, await self.pool.run(finish_job, draft, boilerplate))
             except WorkerDied as exc:
                 return Built(draft.url, reason="worker_died", detail=str(exc))
+            except JobTimedOut as exc:
+                return Built(draft.url, reason="record_timeout", detail=str(exc))
 
         return list(await asyncio.gather(*(finish(draft) for draft in held)))
 

@@ -1,6 +1,6 @@
 """Scrapy settings for archive-crawler: polite by default, every value overridable with -s."""
 
-from pipelines import boilerplate
+from pipelines import boilerplate, budgets
 from pipelines.schema import RECORD_FIELDS
 
 BOT_NAME = "archive-crawler"
@@ -18,6 +18,10 @@ CONTACT_URL = ""
 
 # Politeness: robots.txt, one request at a time per host, a delay that AutoThrottle adapts.
 ROBOTSTXT_OBEY = True
+# RFC 9309: a robots.txt answering 5xx or 429, or not answering at all, disallows the whole host;
+# True crawls such a host as if it had none. Only the first ROBOTSTXT_MAX_BYTES of a file are read.
+ROBOTSTXT_UNREACHABLE_ALLOW = False
+ROBOTSTXT_MAX_BYTES = 512 * 1024
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 2.0
@@ -43,6 +47,22 @@ CRAWL_DELAY_MAX = 60.0
 RETRY_BACKOFF_BASE = 5.0
 RETRY_AFTER_MAX = 600.0
 RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
+
+# How far a crawl goes (crawler/frontier.py): links at most DEPTH_LIMIT hops from the start page,
+# at most SITE_PAGE_BUDGET pages queued per crawl of a site, no path repeating a run of segments or
+# longer than TRAP_MAX_SEGMENTS segments, and at most TRAP_RUN_LIMIT links in a row from a page to
+# one of the same shape (/calendar/7/ -> /calendar/8/). 0 turns a limit off.
+DEPTH_LIMIT = 100
+SITE_PAGE_BUDGET = 500_000
+TRAP_RUN_LIMIT = 100
+TRAP_MAX_SEGMENTS = 32
+
+# Bounded work per page (crawler/workers.py, pipelines/records.py): a page over PAGE_MAX_BYTES
+# (decoded HTML) or PAGE_MAX_ELEMENTS (parsed elements) is skipped before extraction; a record a
+# worker has not built after RECORD_TIMEOUT seconds is abandoned (its worker replaced) and counted.
+PAGE_MAX_BYTES = budgets.MAX_BYTES
+PAGE_MAX_ELEMENTS = budgets.MAX_ELEMENTS
+RECORD_TIMEOUT = 60.0
 
 # No remote code execution endpoints on a crawler that runs unattended.
 TELNETCONSOLE_ENABLED = False
@@ -84,6 +104,13 @@ ITEM_PIPELINES = {
 WARC_DIR = ""
 WARC_MAX_SIZE = 1_000_000_000
 DOWNLOADER_MIDDLEWARES = {
+    # Scope (crawler/scope.py) first, for every request however it was made (links, redirects,
+    # retries, resumed URLs); it replaces Scrapy's OffsiteMiddleware, which lets dont_filter through.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.scope.ScopeMiddleware": 50,
+    # robots.txt with every waiter served and an unreachable file taken as disallow (crawler/robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsTxtMiddleware": 100,
     "crawler.capture.WarcCaptureMiddleware": 950,
     # Politeness (crawler/politeness.py): Crawl-delay after robots.txt (100); Retry-After below Scrapy's
     # RetryMiddleware (550), so that it sees the final answer of its retry once; the per-host queue

@@ -230,6 +230,15 @@ class CrawlState:
         )
         return cursor.rowcount > 0
 
+    def is_queued(self, canonical_url: str) -> bool:
+        """The page was queued in this crawl already."""
+        row = self.db.execute("SELECT queued_crawl FROM pages WHERE canonical_url = ?", (canonical_url,)).fetchone()
+        return row is not None and row[0] == self.crawl_id
+
+    def queued_count(self) -> int:
+        """Pages queued in this crawl so far (a resumed run counts its earlier runs')."""
+        return self.db.execute("SELECT COUNT(*) FROM pages WHERE queued_crawl = ?", (self.crawl_id,)).fetchone()[0]
+
     def pending(self) -> Iterator[str]:
         """URLs queued in this crawl and not finished (what a resumed run fetches)."""
         rows = self.db.execute(

@@ -11,6 +11,8 @@ loads none of it. ``workers=0`` runs the same functions in the calling process (
 * A worker that dies (killed, out of memory, a crash in C code) loses no job: its job is given to
   a new worker once (``RETRIES``); if that one dies too, ``run`` raises ``WorkerDied`` and the
   caller counts the page as skipped.
+* A job that runs longer than ``timeout`` seconds (a page the record engine is slow on) is given up:
+  its worker is killed and replaced, ``run`` raises ``JobTimedOut`` and the other jobs go on.
 
 The functions below (``read_job``, ``finish_job``) are what the crawl and ``reprocess`` send; they
 wrap the pure functions of ``pipelines/records.py`` and turn their ``PageSkipped`` into data.
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["JobOutcome", "PageJob", "RecordPool", "WorkerDied", "default_workers", "finish_job", "read_job"]
+__all__ = ["JobOutcome", "JobTimedOut", "PageJob", "RecordPool", "WorkerDied", "default_workers", "finish_job", "read_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +55,23 @@ class WorkerDied(Exception):
     """The worker processes that ran a job died, ``RETRIES + 1`` times."""
 
 
+class JobTimedOut(Exception):
+    """A job ran longer than the pool's ``timeout``: its worker was killed, and it is not retried."""
+
+
 # --------------------------------------------------------------------------- what workers run
 
-# Set in each worker by ``configure`` (the pool's initializer).
+# Set in each worker by ``configure`` (the pool's initializer): link extensions left out, and the
+# page budgets (None: pipelines/budgets.py's).
 _IGNORED_EXTENSIONS: frozenset[str] = frozenset()
+_BUDGETS: dict[str, int] = {}
 
 
-def configure(ignored_extensions: frozenset[str]) -> None:
-    global _IGNORED_EXTENSIONS
+def configure(ignored_extensions: frozenset[str], max_bytes: int | None = None, max_elements: int | None = None) -> None:
+    global _IGNORED_EXTENSIONS, _BUDGETS
     _IGNORED_EXTENSIONS = frozenset(ignored_extensions)
+    _BUDGETS = {key: value for key, value in (("max_bytes", max_bytes), ("max_elements", max_elements))
+                if value is not None}
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ def read_job(job: PageJob, boilerplate: frozenset[str] | None, observe: bool = T
     try:
         draft = read_page(job.body, job.url, headers=headers, profile=load_profile(job.profile),
                           fetched_at=job.fetched_at, ignored_extensions=_IGNORED_EXTENSIONS,
-                          follow=job.follow, observe=observe)
+                          follow=job.follow, observe=observe, **_BUDGETS)
     except PageSkipped as skipped:
         return JobOutcome(skip=(skipped.reason, skipped.detail))
     except Exception as exc:  # noqa: BLE001 - a page the code cannot handle is a counted skip, not a crash
@@ -197,6 +207,7 @@ class _Worker:
     process: Any
     conn: Any
     job: _Job | None = None
+    deadline: Any = None  # the timer of its job's timeout
 
 
 class RecordPool:
@@ -210,6 +221,7 @@ class RecordPool:
         initializer: Callable | None = None,
         initargs: tuple = (),
         profiles: tuple[str, ...] = (),
+        timeout: float | None = None,
     ):
         if workers < 0:
             raise ValueError(f"the number of worker processes cannot be negative, got {workers}")
@@ -218,7 +230,10 @@ class RecordPool:
         self.initializer = initializer
         self.initargs = initargs
         self.profiles = profiles
-        self.stats: dict[str, int] = {"jobs": 0, "peak": 0, "retried": 0, "lost": 0, "worker_deaths": 0}
+        # Seconds a job may run in a worker (None or 0: no limit; jobs run inline cannot be bounded).
+        self.timeout = timeout or None
+        self.stats: dict[str, int] = {"jobs": 0, "peak": 0, "retried": 0, "lost": 0, "worker_deaths": 0,
+                                      "timed_out": 0}
         self._slots: asyncio.Semaphore | None = None
         self._held = 0
         self._waiting: deque[_Job] = deque()
@@ -306,6 +321,23 @@ class RecordPool:
                 worker.conn.send((job.id, job.function, job.args))
             except (OSError, ValueError):
                 self._died(worker)
+                continue
+            if self.timeout:
+                worker.deadline = self._loop.call_later(self.timeout, self._overdue, worker, job)
+
+    def _overdue(self, worker: _Worker, job: _Job) -> None:
+        """The job is still running after ``timeout``: kill its worker, give the job up, start another."""
+        if worker.job is not job or job.future.done():
+            return
+        self.stats["timed_out"] += 1
+        worker.job = None
+        job.future.set_exception(JobTimedOut(f"not done after {self.timeout:g} s"))
+        logger.warning("A page took more than %g s in a worker: abandoned, the worker replaced", self.timeout)
+        worker.process.kill()
+        self._forget(worker)
+        if not self._closed:
+            self._start_worker()
+            self._dispatch()
 
     def _readable(self, worker: _Worker) -> None:
         try:
@@ -316,6 +348,9 @@ class RecordPool:
         except Exception as exc:  # noqa: BLE001 - a result that does not unpickle
             job_id, ok, value = (worker.job.id if worker.job else 0), False, exc
         job, worker.job = worker.job, None
+        if worker.deadline is not None:
+            worker.deadline.cancel()
+            worker.deadline = None
         self._deaths_in_a_row = 0
         self._idle.append(worker)
         if job is not None and job.id == job_id and not job.future.done():
@@ -326,6 +361,8 @@ class RecordPool:
         self._dispatch()
 
     def _died(self, worker: _Worker) -> None:
+        if worker.deadline is not None:
+            worker.deadline.cancel()
         self._forget(worker)
         self.stats["worker_deaths"] += 1
         self._deaths_in_a_row += 1

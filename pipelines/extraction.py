@@ -17,6 +17,7 @@ from trafilatura.utils import load_html
 from w3lib.url import safe_url_string
 
 from .dates import PartialDate, SourceLine, parse_date, parse_source_line
+from .budgets import MAX_ELEMENTS
 from .encoding import PageSkipped
 from .profiles import SiteProfile
 
@@ -58,6 +59,8 @@ _XML_PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;,»”\"]$")
 # A listing page is mostly link text.
 LISTING_LINK_SHARE = 0.6
+# How far (characters) before or after the last kept line a body line is looked for in trafilatura's text.
+MATCH_WINDOW = 4000
 # Fewer main-text lines than this are never called a listing.
 LISTING_MIN_ITEMS = 3
 # A listing item is a title with perhaps a date and an excerpt, not a paragraph opened by a link.
@@ -400,11 +403,17 @@ def read_page(
     ignored_extensions: frozenset[str] = frozenset(),
     follow: bool = True,
     observe: bool = True,
+    max_elements: int = MAX_ELEMENTS,
 ) -> PageReading:
     """Parse a decoded page once and read everything the crawl needs from it: the links unless
     ``follow`` is false (nobody follows them: extract, reprocess), the visible lines unless
-    ``observe`` is false (no boilerplate learning) and the site profile does not cut the article from them."""
+    ``observe`` is false (no boilerplate learning) and the site profile does not cut the article from them.
+    ``PageSkipped("too_many_elements")`` for a tree of more than ``max_elements`` elements (0: no limit)."""
     tree = parse_html(html)
+    if max_elements:
+        elements = sum(1 for _ in tree.iter())
+        if elements > max_elements:
+            raise PageSkipped("too_many_elements", f"{elements} elements, over the budget of {max_elements}")
     links = page_links(tree, url, encoding, ignored_extensions) if url and follow else []
     _prune(tree, profile)
     templated = profile.title_rule == "first_line_after_header"
@@ -429,7 +438,9 @@ def _templated_parts(tree: lxml.html.HtmlElement, lines: list[Line], profile: Si
     chars = sum(len(line.text) for line in region) or 1
     link_share = sum(line.link_chars for line in region) / chars
 
-    body = _keep_main_text(region, tree, url, profile)
+    # A page of links gives no record (pipelines/records.py): no need to ask trafilatura about it.
+    body = [line.text for line in region] if link_share >= LISTING_LINK_SHARE else _keep_main_text(
+        region, tree, url, profile)
     published = None
     notice = None
     if notice_match is not None:
@@ -525,5 +536,14 @@ def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | 
     main = _trafilatura_text(tree, url, profile)
     if not main:
         return [line.text for line in region]
+    # Each line is looked for near where the last one was found, never in the whole text: the
+    # lines come in trafilatura's order, and a bounded window keeps this linear in the page size.
     main_text = _collapse(main)
-    return [line.text for line in region if line.text in main_text]
+    kept, position = [], 0
+    for line in region:
+        start = max(0, position - MATCH_WINDOW)
+        found = main_text.find(line.text, start, position + len(line.text) + MATCH_WINDOW)
+        if found >= 0:
+            kept.append(line.text)
+            position = max(position, found + len(line.text))
+    return kept

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from .boilerplate import BoilerplateModel, line_keys
 from .dates import parse_dateline
 from .encoding import PageSkipped, decode_html
+from .budgets import MAX_BYTES, MAX_ELEMENTS
 from .extraction import LISTING_LINK_SHARE, PageParts, listing_share, read_page as read_tree
 from .language import detect_language
 from .profiles import SiteProfile, load_profile, profile_for_url
@@ -75,13 +76,18 @@ def read_page(
     ignored_extensions: frozenset[str] = frozenset(),
     follow: bool = True,
     observe: bool = True,
+    max_bytes: int = MAX_BYTES,
+    max_elements: int = MAX_ELEMENTS,
 ) -> PageDraft:
-    """Decode and parse a page once; ``PageSkipped`` when it cannot be read as HTML. ``follow``:
+    """Decode and parse a page once; ``PageSkipped`` when it cannot be read as HTML, or is over the
+    budget of ``max_bytes`` (its decoded text) or ``max_elements`` (its tree; 0: no limit). ``follow``:
     read its links; ``observe``: give its line keys for boilerplate learning."""
     profile = profile or profile_for_url(url)
     page = decode_html(body, content_type(headers))
+    if max_bytes and len(page.text) > max_bytes:
+        raise PageSkipped("too_large", f"{len(page.text)} characters, over the budget of {max_bytes}")
     reading = read_tree(page.text, profile, url, encoding=page.encoding, ignored_extensions=ignored_extensions,
-                        follow=follow, observe=observe)
+                        follow=follow, observe=observe, max_elements=max_elements)
     return PageDraft(
         url=url,
         profile=profile.name,

@@ -17,6 +17,9 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.chain import Built, PageReader, log_skip
+from crawler.faults import REFUSALS, fault_reason
+from crawler.frontier import Frontier
+from crawler.scope import INTERNAL, Scope
 from crawler.state import STATE_FILE, CrawlState, previous_records, requires_contact, site_slug, state_dir
 from crawler.workers import PageJob, RecordPool, configure, default_workers
 from pipelines.boilerplate import BoilerplateModel
@@ -47,9 +50,10 @@ class ArchiveSpider(scrapy.Spider):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"start_url must be an http(s) URL with a host, got {self.start_url!r}")
         self.site = site_key(self.start_url, self.profile)
-        # Scrapy's offsite filter also guards redirects; our own check below adds the port.
-        host = parts.hostname.lower()
-        self.allowed_domains = [self.profile.name] if self.profile.serves(host) else [host]
+        # Every request is checked against it, here for links and in crawler.scope.ScopeMiddleware
+        # for whatever reaches the downloader (redirects, retries).
+        self.scope = Scope(self.start_url, self.profile)
+        self.frontier: Frontier | None = None
         self.model_path: Path | None = None
         self.reader: PageReader | None = None
         self.state: CrawlState | None = None
@@ -65,6 +69,8 @@ class ArchiveSpider(scrapy.Spider):
             )
         spider.state = CrawlState(state_dir(settings, spider.name) / STATE_FILE)
         spider._begin_run(settings)
+        spider.frontier = Frontier.from_settings(settings, lambda reason: spider._count(f"frontier/{reason}"),
+                                                 queued=spider.state.queued_count())
         crawler.signals.connect(spider._end_run, signal=signals.spider_closed)
         spider.reader = PageReader(record_pool(settings, spider.profile.name))
         if settings.getbool("BOILERPLATE_LEARNING", True):
@@ -137,11 +143,22 @@ class ArchiveSpider(scrapy.Spider):
             if request is not None:
                 yield request
 
-    def _request(self, url: str, resuming: bool = False) -> scrapy.Request | None:
-        """A request for a page not yet queued in this crawl, conditional when a record came from it."""
+    def _request(self, url: str, resuming: bool = False, meta: dict | None = None) -> scrapy.Request | None:
+        """A request for a page of the site not yet queued in this crawl (within the page budget),
+        conditional when a record came from it."""
+        refusal = self.scope.refusal(url)
+        if refusal is not None:
+            self._count(f"links/out_of_scope/{refusal}")
+            return None
         canonical = canonical_url(url, self.profile)
+        if not resuming and self.frontier.page_budget and self.frontier.queued >= self.frontier.page_budget:
+            if not self.state.is_queued(canonical):
+                self.frontier.admit(canonical)  # refused and counted
+            return None
         if not self.state.queue(canonical, url) and not resuming:
             return None
+        if not resuming:
+            self.frontier.admit(canonical)
         headers = {}
         known = self.state.page(canonical)
         if known is not None and known.revision:
@@ -152,7 +169,24 @@ class ArchiveSpider(scrapy.Spider):
             if headers:
                 self._count("requests/conditional")
         # The canonical form is fetched: no fragment, no tracking or ignored query, one host spelling.
-        return scrapy.Request(canonical, callback=self.parse, headers=headers, meta={"canonical_url": canonical})
+        return scrapy.Request(canonical, callback=self.parse, errback=self._failed, headers=headers,
+                              meta={**(meta or {}), "canonical_url": canonical})
+
+    def _failed(self, failure) -> None:
+        """A request that gave no page for good (after Scrapy's retries): one line and a counted
+        reason (crawler/faults.py); the page needs nothing more in this crawl."""
+        request = failure.request
+        reason = fault_reason(failure.value)
+        if reason.startswith("http_"):
+            # What Scrapy's HttpErrorMiddleware counts when no errback takes the error.
+            self.crawler.stats.inc_value("httperror/response_ignored_count")
+            self.crawler.stats.inc_value(f"httperror/response_ignored_status_count/{reason[5:]}")
+        if reason not in REFUSALS:  # refusals are counted and logged where they are decided
+            self._count(f"faults/{reason}")
+            self.logger.warning("Failed (%s): %s: %s", reason, request.url, str(failure.value).splitlines()[0][:200]
+                                if str(failure.value) else type(failure.value).__name__)
+        canonical = request.meta.get("canonical_url") or canonical_url(request.url, self.profile)
+        self.state.finish(canonical)
 
     def _count(self, key: str) -> None:
         self.crawler.stats.inc_value(f"archive/{key}")
@@ -181,7 +215,7 @@ class ArchiveSpider(scrapy.Spider):
         # Read in a worker process; the engine goes on fetching meanwhile (crawler/chain.py).
         links, outcomes = await self.reader.read(job)
         # Links first: a page is only finished once what it links to is queued.
-        for request in self._follow(links):
+        for request in self._follow(links, response):
             yield request
         for item in self._emit(outcomes):
             yield item
@@ -206,7 +240,7 @@ class ArchiveSpider(scrapy.Spider):
         """Nothing left to fetch but pages still held for learning: give them a callback to leave by."""
         if self.reader is not None and self.reader.held:
             request = scrapy.Request(RELEASE_URL, callback=self._released, dont_filter=True,
-                                     meta={"allow_offsite": True})
+                                     meta={INTERNAL: True})
             self.crawler.engine.crawl(request)
             raise DontCloseSpider
 
@@ -215,12 +249,17 @@ class ArchiveSpider(scrapy.Spider):
             yield item
         self.crawler.stats.set_value("archive/boilerplate/held", len(self.reader.held))
 
-    def _follow(self, links: Iterable[str]):
+    def _follow(self, links: Iterable[str], response: Response):
         for link in links:
-            if site_key(link, self.profile) != self.site:
+            if self.scope.refusal(link) is not None:
                 self._count("links/offsite")
                 continue
-            request = self._request(link)
+            if self.state.is_queued(canonical_url(link, self.profile)):
+                continue  # met before: not a new hop, whatever its depth here
+            meta = self.frontier.follow(link, response.url, response.meta)
+            if meta is None:
+                continue
+            request = self._request(link, meta=meta)
             if request is not None:
                 yield request
 
@@ -228,9 +267,11 @@ class ArchiveSpider(scrapy.Spider):
 def record_pool(settings, profile: str) -> RecordPool:
     """The worker pool of a crawl: ``RECORD_WORKERS`` processes (empty: one per core beyond the
     first, at least one; 0: in the crawl's own process), at most ``RECORD_POOL_CAPACITY`` pages in
-    it (0: four per worker)."""
+    it (0: four per worker), each page within ``PAGE_MAX_BYTES``, ``PAGE_MAX_ELEMENTS`` and
+    ``RECORD_TIMEOUT``."""
     configured = settings.get("RECORD_WORKERS")
     workers = default_workers() if configured in (None, "") else settings.getint("RECORD_WORKERS")
     capacity = settings.getint("RECORD_POOL_CAPACITY") or None
-    return RecordPool(workers, capacity, initializer=configure, initargs=(frozenset(IGNORED_EXTENSIONS),),
-                      profiles=(profile,))
+    budgets = (settings.getint("PAGE_MAX_BYTES"), settings.getint("PAGE_MAX_ELEMENTS"))
+    return RecordPool(workers, capacity, initializer=configure, initargs=(frozenset(IGNORED_EXTENSIONS), *budgets),
+                      profiles=(profile,), timeout=settings.getfloat("RECORD_TIMEOUT"))
