@@ -84,6 +84,27 @@ def test_workers_start_with_trafilatura_and_the_language_model_loaded():
     assert loaded["language_loads"] == 1  # once, in the process workers are forked from
 
 
+def test_a_job_over_the_time_budget_is_abandoned_and_the_others_go_on():
+    from crawler.workers import JobTimedOut, RecordPool
+
+    async def main():
+        pool = RecordPool(2, timeout=1.0)
+        try:
+            slow = asyncio.ensure_future(pool.run(worker_pid, 60))
+            quick = await asyncio.gather(*(pool.run(worker_pid, 0.01) for _ in range(6)))
+            with pytest.raises(JobTimedOut):
+                await slow
+            after = await pool.run(worker_pid)
+        finally:
+            pool.close()
+        return pool, quick, after
+
+    pool, quick, after = run(main())
+    assert len(quick) == 6, "the other jobs ran while the slow one was in its worker"
+    assert pool.stats["timed_out"] == 1 and pool.stats["lost"] == 0
+    assert after and len(pool.pids()) == 0  # closed; a new worker had replaced the killed one
+
+
 def test_a_killed_worker_loses_no_job_it_is_retried_once():
     from crawler.workers import RecordPool, WorkerDied
 
