@@ -5,6 +5,10 @@
     archive-crawler reprocess WARC [WARC ...] -o OUT.jsonl[.gz] [--batch-size N] [--state DIR] [--workers N]
     archive-crawler schedule run [--config crawls.toml] [--now ISO-DATETIME] [-v]
     archive-crawler schedule list [--config crawls.toml] [--now ISO-DATETIME] [--json]
+    archive-crawler schedule check [--config crawls.toml]
+
+Bad input gets one line on stderr (``archive-crawler: ...``) and a non-zero exit status, never a
+traceback. JSON goes to stdout as UTF-8 whatever the locale.
 """
 
 from __future__ import annotations
@@ -18,8 +22,38 @@ __all__ = ["main"]
 
 
 def _print_json(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    """One JSON line on stdout, in UTF-8 whatever the locale's encoding (records are UTF-8)."""
+    line = json.dumps(obj, ensure_ascii=False) + "\n"
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (tests, redirect_stdout)
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        return
     sys.stdout.flush()
+    buffer.write(line.encode("utf-8", errors="surrogatepass"))
+    buffer.flush()
+
+
+def _error(message: str) -> None:
+    print(f"archive-crawler: {message}", file=sys.stderr, flush=True)
+
+
+def page_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a record's URL (the schema wants an http(s) URL with a host), else None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"not a URL: {url!r} ({exc})"
+    if parts.scheme not in ("http", "https") or not host:
+        return f"not an http(s) URL with a host: {url!r} (e.g. https://www.derechos.org/nizkor/doc/page.html)"
+    if not url.startswith(("http://", "https://")):
+        return f"write the scheme in lower case (http:// or https://): {url!r}"
+    if any(char.isspace() for char in url):
+        return f"a URL may not contain spaces: {url!r}"
+    return None
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -31,6 +65,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from .chain import RecordRun
     from .workers import PageJob, RecordPool
 
+    bad = [problem for problem in (page_url_problem(url) for url, _path in args.url) if problem]
+    if bad:
+        for problem in bad:
+            _error(f"--url {problem}")
+        return 2
     model = None
     if args.model:
         from pipelines.boilerplate import BoilerplateModel
@@ -40,6 +79,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError) as exc:
             print(f"archive-crawler: cannot read the boilerplate model {args.model}: {exc}", file=sys.stderr)
             return 2
+
+    import logging
+
+    from pipelines.validation import record_errors
+
+    # A page without a record is said once, below, with its reason (not also by the chain's logger).
+    logging.getLogger("crawler.chain").setLevel(logging.ERROR)
 
     async def extract_all() -> int:
         # The crawl's chain, in this process (one page needs no worker): a model is applied, not trained.
@@ -56,8 +102,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
                     continue
                 profile = profile_for_url(url)
                 for built in await run.page(PageJob(body, url, None, profile.name, follow=False), profile):
-                    if built.record is None:
-                        why = f"{built.reason}: {built.detail}" if built.detail else built.reason
+                    errors = record_errors(built.record) if built.record is not None else []
+                    if built.record is None or errors:
+                        reason, detail = (built.reason, built.detail) if not errors else ("invalid_record", "; ".join(errors))
+                        why = f"{reason}: {detail}" if detail else reason
                         print(f"archive-crawler: no record for {path} ({url}): {why}", file=sys.stderr)
                         status = 1
                         continue
@@ -71,10 +119,50 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return asyncio.run(extract_all())
 
 
+# Bytes of a line that are no text: C0 controls but tab, LF and CR (FF and VT: spaces), and DEL.
+_CONTROL_BYTES = bytes([*range(0, 9), 14, *range(15, 32), 127])
+_SPACE_BYTES = bytes.maketrans(b"\x0b\x0c", b"  ")
+
+
+def decode_line(raw: bytes) -> str:
+    """One line of bytes as text, read as the crawl reads pages (``pipelines/encoding.py``): UTF-8
+    when the bytes are UTF-8, else the cp1252 (Latin-1) a legacy archive's text is in; normalised."""
+    from pipelines.encoding import PageSkipped, decode_html, normalise_text
+
+    raw = raw.translate(_SPACE_BYTES, _CONTROL_BYTES)  # as normalisation would; not "binary" then
+    try:
+        return normalise_text(decode_html(raw).text)
+    except PageSkipped:  # nothing but spaces
+        return ""
+
+
+def _stdin_lines():
+    """The lines of stdin as text: a UTF-16/32 byte-order mark decides the encoding of the whole
+    input; otherwise each line is decoded on its own (``decode_line``), so mixed files read right."""
+    import codecs
+    import io
+
+    if sys.stdin is None:  # no stdin at all (closed): no lines
+        return
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # already text (tests)
+        yield from sys.stdin
+        return
+    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if head.startswith(bom):
+            for line in io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=""):
+                yield decode_line(line.encode("utf-8", errors="replace"))
+            return
+    for raw in stream:
+        yield decode_line(raw)
+
+
 def cmd_datelines(args: argparse.Namespace) -> int:
     from pipelines.dates import parse_line
 
-    for line in sys.stdin:
+    for line in _stdin_lines():
         _print_json(parse_line(line.rstrip("\r\n")))
     return 0
 
@@ -82,12 +170,18 @@ def cmd_datelines(args: argparse.Namespace) -> int:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     import logging
 
-    from .reprocess import reprocess, state_file
+    from .reprocess import reprocess, state_file, warc_problem
 
     logging.basicConfig(level=logging.WARNING, format="archive-crawler: %(message)s")
-    missing = [path for path in args.warc if not Path(path).is_file()]
+    missing = [path for path in args.warc if not Path(path).exists()]
     if missing:
         print(f"archive-crawler: no such WARC file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    # Every file is looked at before the output is replaced: one line per file that is no WARC file.
+    problems = [problem for problem in map(warc_problem, args.warc) if problem]
+    if problems:
+        for problem in problems:
+            _error(problem)
         return 2
     try:
         model = None
@@ -112,6 +206,9 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         + (f"; skipped: {skipped}" if skipped else ""),
         file=sys.stderr,
     )
+    if not counts["responses"] and not result.errors:
+        _error(f"no HTTP response in {', '.join(map(str, args.warc))}: nothing to reprocess")
+        return 1
     return 1 if result.errors else 0
 
 
@@ -119,25 +216,41 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def cmd_schedule_run(args: argparse.Namespace) -> int:
-    from .schedule import Clock, ConfigError, load_config, run_due
+def _load_crawls(config: str):
+    """The crawls of the config, or None when it has problems (each said in one line)."""
+    from .schedule import ConfigError, load_config
 
     try:
-        crawls = load_config(args.config)
+        return load_config(config)
     except ConfigError as exc:
-        print(f"archive-crawler: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            _error(problem)
+        return None
+
+
+def cmd_schedule_check(args: argparse.Namespace) -> int:
+    crawls = _load_crawls(args.config)
+    if crawls is None:
+        return 2
+    print(f"archive-crawler: {args.config}: {len(crawls)} crawl(s), no problems found", file=sys.stderr)
+    return 0
+
+
+def cmd_schedule_run(args: argparse.Namespace) -> int:
+    from .schedule import Clock, run_due
+
+    crawls = _load_crawls(args.config)
+    if crawls is None:
         return 2
     outcomes = run_due(crawls, Clock(args.now), say=_say, verbose=args.verbose)
     return 1 if any(outcome.failed for outcome in outcomes) else 0
 
 
 def cmd_schedule_list(args: argparse.Namespace) -> int:
-    from .schedule import Clock, ConfigError, load_config, status
+    from .schedule import Clock, status
 
-    try:
-        crawls = load_config(args.config)
-    except ConfigError as exc:
-        print(f"archive-crawler: {exc}", file=sys.stderr)
+    crawls = _load_crawls(args.config)
+    if crawls is None:
         return 2
     now = Clock(args.now)()
     rows = [status(crawl, now) for crawl in crawls]
@@ -271,14 +384,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the crawls that are due, one after another (call it every minute from cron or a systemd timer)",
         description="Starts each crawl whose latest cron slot at or before now is later than the start of its "
         "last run (a crawl never run is due at once; missed slots give one run). A crawl whose lock is held by "
-        "another run is skipped. Exit status: 0, 1 when a crawl that ran exited non-zero, 2 for a bad config.",
+        "another run is skipped. Exit status: 0, 1 when a crawl that ran exited non-zero, 2 for a bad config "
+        "(checked whole first, as schedule check does: nothing runs then).",
     )
     listing = schedule_commands.add_parser(
         "list", help="each crawl, its next slot, its last run and whether it is due now"
     )
-    for sub in (run, listing):
+    check = schedule_commands.add_parser(
+        "check",
+        help="check crawls.toml as run would, without running anything",
+        description="Checks every crawl of crawls.toml: its keys, cron schedule and settings, and what would keep "
+        "it from starting at its slot (a spider the project does not have, a start_url the spider refuses, a real "
+        "site without CONTACT_URL). One line per problem; exit status 0 when there is none, else 2. "
+        "schedule run and schedule list make the same checks first.",
+    )
+    for sub in (run, listing, check):
         sub.add_argument("--config", default="crawls.toml", metavar="FILE",
                          help="the crawls file (default: crawls.toml); relative output folders are relative to its folder")
+    check.set_defaults(func=cmd_schedule_check)
+    for sub in (run, listing):
         sub.add_argument("--now", type=_moment, metavar="ISO-DATETIME",
                          help="act as if the clock read this time, UTC unless an offset is given (for tests and catch-up)")
     run.add_argument("-v", "--verbose", action="store_true", help="also say which crawls are not due and why")
@@ -294,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("archive-crawler: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

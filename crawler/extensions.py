@@ -5,16 +5,29 @@ fetched, or when no record was written and the spider raised errors on pages it 
 (which ``crawler/commands/crawl.py`` turns into exit status 1) and to the crawl report
 (``crawler/report.py``, which listens for ``crawl_outcome_decided``).
 
-The output is checked three times:
+What counts as a failed request: a download error (no response) or an HTTP error answer other than
+404/410. A robots.txt or scope refusal, a 404/410 (a page gone: the spider handles it) and a 304 are
+answers the crawl expected, not failures. A resumed run (the crawl state's last crawl had not
+finished) that found little left to do fails only when it reached nothing at all and something failed.
+
+A crawl stopped by Ctrl-C or SIGTERM (Scrapy's finish reason ``shutdown``) was *interrupted*: unless
+its output could not be written, it did not fail; the stat ``archive/interrupted`` is set, the report's
+status is ``interrupted`` and ``scrapy crawl`` exits 130. The crawl state keeps the crawl unfinished,
+so the same command (same ``CRAWL_STATE``) resumes it.
+
+The output is checked at four points:
 
 - when the spider opens, every local feed file's folder must be creatable and writable (and the path
   not a folder); otherwise the crawl stops at once (finish reason ``output_unwritable``) instead of
   crawling a whole site for nothing;
 - Scrapy's feed exporter counts a feed it could not store (``feedexport/failed_count/*``), the WARC
   capture its write errors (``warc/write_errors``);
-- a record the feed exporter could not write (the file cannot be opened, the disk is full) is only
-  logged by Scrapy ("Error caught on signal handler: FeedExporter.item_scraped"); so each feed's
-  written records (``feed_slot_closed``) are compared with the records the crawl produced.
+- a feed file that cannot be opened when its first record (or, for an empty feed, the end of the
+  crawl) comes is reported by the feed storage (``crawler/feedstorage.py``) through
+  ``CrawlOutcome.output_unwritable``: one line, and the crawl stops (``output_unwritable``);
+- a record the feed exporter could not write (the disk is full) is only logged by Scrapy ("Error
+  caught on signal handler: FeedExporter.item_scraped"); so each feed's written records
+  (``feed_slot_closed``) are compared with the records the crawl produced.
 
 The decision waits until the feed exporter has closed its files (``feed_exporter_closed``), so that
 failures while closing count too.
@@ -31,16 +44,29 @@ from urllib.parse import urlsplit
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.extensions.feedexport import FeedExporter, FeedSlot
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.misc import load_object
 from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
 FAILED_KEY = "archive/failed_reason"
 OUTPUT_UNWRITABLE = "output_unwritable"
+# Scrapy's finish reason when SIGINT (Ctrl-C) or SIGTERM stopped the crawl gracefully.
+SHUTDOWN = "shutdown"
+INTERRUPTED_KEY = "archive/interrupted"
+# `scrapy crawl`'s exit status for an interrupted crawl (the shell's 128 + SIGINT).
+INTERRUPTED_EXIT = 130
+
+DOWNLOAD_ERROR_PREFIX = "downloader/exception_type_count/"
+HTTP_ERROR_PREFIX = "httperror/response_ignored_status_count/"
+# Answers the spider handles (crawler/spiders/base.py counts them under the HTTP error key too).
+GONE_STATUSES = ("404", "410")
+# Downloads cancelled at DOWNLOAD_MAXSIZE: the site answered, the crawl declined the body.
+TOO_LARGE_KEY = DOWNLOAD_ERROR_PREFIX + "scrapy.exceptions.DownloadCancelledError"
 
 # Sent (synchronously) once the crawl's outcome is decided, after the outputs are closed:
 # handlers get ``spider``, ``reason`` (the finish reason) and ``failure`` (the reason, or None).
@@ -72,8 +98,52 @@ def unwritable_reason(path: Path) -> str | None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        return f"cannot write in the folder of {path}: {exc}"
+        return f"cannot write in the folder of {path}: {os_error_text(path, exc)}"
     return None
+
+
+def os_error_text(path: str | os.PathLike, exc: OSError) -> str:
+    """Why a file at ``path`` could not be made, in words: a file where a folder should be is named."""
+    here = Path(path).parent
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if here.exists() and not here.is_dir():
+        return f"{here} is a file, not a folder"
+    return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+
+
+def _is_refusal(exception_name: str) -> bool:
+    """An exception counted by Scrapy's downloader stats that is a decision of the crawl (an
+    ``IgnoreRequest``: robots.txt, scope), not a fault of the site."""
+    try:
+        exception = load_object(exception_name)
+    except (ImportError, AttributeError, ValueError, NameError):
+        return exception_name.rsplit(".", 1)[-1] == "IgnoreRequest"
+    return isinstance(exception, type) and issubclass(exception, IgnoreRequest)
+
+
+def failed_requests(stats: dict) -> dict[str, int]:
+    """The stats of requests that failed: download errors (no response) and HTTP error answers,
+    without refusals, pages gone (404/410) and bodies over DOWNLOAD_MAXSIZE."""
+    failed = {}
+    for key, value in stats.items():
+        if key.startswith(DOWNLOAD_ERROR_PREFIX):
+            if key != TOO_LARGE_KEY and not _is_refusal(key[len(DOWNLOAD_ERROR_PREFIX):]):
+                failed[key] = value
+        elif key.startswith(HTTP_ERROR_PREFIX) and key[len(HTTP_ERROR_PREFIX):] not in GONE_STATUSES:
+            failed[key] = value
+    return failed
+
+
+def handled_requests(stats: dict) -> dict[str, int]:
+    """The stats of requests that gave no page to read and did not fail: refusals, pages gone,
+    unchanged pages, bodies too large."""
+    return {
+        key: value for key, value in stats.items()
+        if key in ("robotstxt/forbidden", "offsite/filtered", "archive/pages/gone", "archive/pages/unchanged",
+                   TOO_LARGE_KEY)
+        or key.startswith("archive/scope/refused/")
+    }
 
 
 class CrawlOutcome:
@@ -83,12 +153,13 @@ class CrawlOutcome:
     def __init__(self, stats: StatsCollector):
         self.stats = stats
         self.crawler: Crawler | None = None
-        self.output_failure: str | None = None
         self.records = 0
         self.written: Counter[str] = Counter()
         self.whole_feeds: list[str] = []
         self.feeds_closed: Deferred[None] | None = None
         self.decided = False
+        # Feed files found unwritable (absolute path -> why), each said once.
+        self.unwritable: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlOutcome:
@@ -119,16 +190,31 @@ class CrawlOutcome:
             problem = unwritable_reason(path) if path is not None else None
             if problem:
                 problems.append(problem)
+                self.unwritable[os.path.abspath(path)] = problem
         if problems:
-            self.output_failure = "the output could not be written: " + "; ".join(problems)
             logger.error("Cannot write the output, closing the spider: %s", "; ".join(problems))
             raise CloseSpider(OUTPUT_UNWRITABLE)
+
+    def output_unwritable(self, path: str | os.PathLike, problem: str) -> None:
+        """A feed file could not be opened (``crawler/feedstorage.py``): one line per file, and the
+        crawl stops with finish reason ``output_unwritable``."""
+        if self.unwritable:
+            # Already said, and the crawl is stopping (a batch file in a folder found unwritable).
+            logger.debug("Cannot write the output either: %s", problem)
+            return
+        self.unwritable[os.path.abspath(path)] = problem
+        logger.error("Cannot write the output, closing the spider: %s", problem)
+        engine = self.crawler.engine if self.crawler is not None else None
+        if engine is not None and getattr(engine, "spider", None) is not None:
+            deferred_from_coro(engine.close_spider_async(reason=OUTPUT_UNWRITABLE))
 
     def item_scraped(self, item, spider: Spider) -> None:
         self.records += 1
 
     def feed_slot_closed(self, slot: FeedSlot) -> None:
-        self.written[slot.uri_template] += slot.itemcount
+        # A file the storage could not open took the slot's records and wrote none.
+        written = 0 if getattr(slot.storage, "unwritable", None) else slot.itemcount
+        self.written[slot.uri_template] += written
 
     def feed_exporter_closed(self) -> None:
         if self.feeds_closed is not None and not self.feeds_closed.called:
@@ -143,19 +229,22 @@ class CrawlOutcome:
     # ------------------------------------------------------------------ the decision
 
     def output_problem(self) -> str | None:
-        if self.output_failure:
-            return self.output_failure
+        problems = list(self.unwritable.values())
         stats = self.stats.get_stats()
         failed = {k: v for k, v in stats.items() if k.startswith("feedexport/failed_count/") or k == "warc/write_errors"}
         if failed:
-            return f"the output could not be written ({failed})"
+            problems.append(f"{failed}")
         short = [f"{uri} got {self.written[uri]} of {self.records} records"
                  for uri in self.whole_feeds if self.written[uri] < self.records]
-        if short:
-            return "the output could not be written: " + "; ".join(short) + " (the write errors are logged above)"
-        return None
+        problems += short
+        if not problems:
+            return None
+        logged = " (the write errors are logged above)" if short and not self.unwritable else ""
+        return "the output could not be written: " + "; ".join(problems) + logged
 
-    def failure_reason(self) -> str | None:
+    def failure_reason(self, resumed: bool = False) -> str | None:
+        """Why the crawl failed, or None. ``resumed``: the run resumed an unfinished crawl, so it
+        may have had little left to do."""
         output = self.output_problem()
         if output:
             return output
@@ -167,21 +256,28 @@ class CrawlOutcome:
                           if k.startswith("spider_exceptions/") and k != "spider_exceptions/count"}
                 return f"no record was written and the spider raised on {raised} page(s): {errors}"
             return None
-        errors = {
-            k: v
-            for k, v in stats.items()
-            if k.startswith(("downloader/exception_type_count/", "httperror/response_ignored_status_count/"))
-            or k in ("robotstxt/forbidden", "offsite/filtered")
-        }
-        if errors:
-            return f"every request failed: {errors}"
-        return "no page was fetched"
+        failed, handled = failed_requests(stats), handled_requests(stats)
+        if resumed:
+            # What was left may all have been refused or gone: only a run that reached nothing fails.
+            return f"every request failed: {failed}" if failed and not handled else None
+        if stats.get("archive/pages/unchanged", 0):
+            return None  # a re-crawl that found its pages unchanged
+        if failed:
+            return f"every request failed: {failed}" + (f" (and refused or gone: {handled})" if handled else "")
+        return "no page was fetched" + (f": {handled}" if handled else "")
 
     def decide(self, spider: Spider, reason: str) -> None:
         if self.decided:
             return
         self.decided = True
-        failure = self.failure_reason()
+        if reason == SHUTDOWN:
+            # Stopped by a signal: only an output that could not be written is a failure.
+            failure = self.output_problem()
+            if not failure:
+                self.stats.set_value(INTERRUPTED_KEY, True)
+                logger.warning("Crawl interrupted: run the same command again (same CRAWL_STATE) to resume it")
+        else:
+            failure = self.failure_reason(resumed=_resumed(spider))
         if failure:
             self.stats.set_value(FAILED_KEY, failure)
             logger.error("Crawl failed: %s", failure)
@@ -189,3 +285,8 @@ class CrawlOutcome:
             self.crawler.signals.send_catch_log(
                 signal=crawl_outcome_decided, spider=spider, reason=reason, failure=failure
             )
+
+
+def _resumed(spider: Spider) -> bool:
+    """The run resumed an unfinished crawl (the spider's crawl state says so)."""
+    return bool(getattr(getattr(spider, "state", None), "resumed", False))

@@ -25,7 +25,7 @@ from twisted.web._newclient import ResponseFailed
 from crawler.robots import RobotsRefused
 from crawler.scope import OutOfScope
 
-__all__ = ["REFUSALS", "fault_reason"]
+__all__ = ["REFUSALS", "fault_detail", "fault_reason"]
 
 # Reasons that are decisions of the crawl, not faults of the site.
 REFUSALS = ("out_of_scope", "robots")
@@ -55,6 +55,10 @@ def fault_reason(exc: BaseException) -> str:
     if isinstance(exc, RobotsRefused):
         return "robots"
     if isinstance(exc, HttpError):
+        if 300 <= exc.response.status < 400:
+            # Not followed by Scrapy's RedirectMiddleware: a Location outside http(s) (file:, data:,
+            # ftp:) or none at all.
+            return "redirect_refused"
         return f"http_{exc.response.status}"
     if isinstance(exc, IgnoreRequest):
         message = str(exc)
@@ -73,3 +77,19 @@ def fault_reason(exc: BaseException) -> str:
     if isinstance(exc, (tx_error.ConnectionLost, tx_error.ConnectionDone)):
         return "connection_reset"
     return "download_error"
+
+
+def fault_detail(exc: BaseException) -> str:
+    """One short line saying what went wrong, for the log."""
+    if isinstance(exc, HttpError):
+        location = exc.response.headers.get(b"Location")
+        where = f" to {location.decode('latin-1')[:100]}" if location else ""
+        return f"HTTP {exc.response.status}{where}"
+    reasons = getattr(exc, "reasons", None) or getattr(exc.__cause__, "reasons", None)
+    if reasons:  # Twisted's ResponseFailed: a list of Failures
+        first = reasons[0]
+        return f"{type(getattr(first, 'value', first)).__name__}: {getattr(first, 'value', first)}"[:200]
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if text.startswith("[<"):
+        text = ""
+    return f"{type(exc).__name__}: {text}"[:200].rstrip(": ")

@@ -16,9 +16,10 @@ found on a page; it says why the link is not followed (None: follow it):
     more than ``TRAP_MAX_SEGMENTS`` segments.
 ``trap_counting``
     the link has the same shape as the page it was found on (numbers aside: ``/calendar/7/`` and
-    ``/calendar/8/``, ``?page=7`` and ``?page=8``), and that page was itself reached that way, more
-    than ``TRAP_RUN_LIMIT`` times in a row. A paginated listing of a real archive ends; a generated
-    one does not. The run is carried in ``request.meta``.
+    ``/calendar/8/``, ``?page=7`` and ``?page=8``), and more than ``TRAP_RUN_LIMIT`` pages in a row
+    of that shape led to it without finding any new page of another shape. A paginated listing
+    finds new articles on every page, so its run never grows; a generated calendar finds only more
+    of itself. The run is carried in ``request.meta``.
 
 Each refusal is counted as ``archive/frontier/<reason>``; the first of each kind is logged.
 """
@@ -81,11 +82,13 @@ class Frontier:
         return cls(settings.getint("DEPTH_LIMIT"), settings.getint("SITE_PAGE_BUDGET"),
                    settings.getint("TRAP_RUN_LIMIT"), settings.getint("TRAP_MAX_SEGMENTS"), count, queued)
 
-    def follow(self, url: str, found_on: str, found_meta: dict) -> dict | None:
-        """The meta a request for ``url`` (a link found on ``found_on``) carries, or None when the
-        link is not followed (counted)."""
+    def follow(self, url: str, found_on: str, found_meta: dict, barren: bool = True) -> dict | None:
+        """The meta a request for ``url`` (a new link found on ``found_on``; ``barren``: that page
+        found no new page of another shape than its own) carries, or None when the link is not
+        followed (counted)."""
         depth = found_meta.get(DEPTH, 0) + 1
-        run = found_meta.get(SHAPE_RUN, 0) + 1 if url_shape(url) == url_shape(found_on) else 0
+        same_shape = url_shape(url) == url_shape(found_on)
+        run = found_meta.get(SHAPE_RUN, 0) + 1 if same_shape and barren else 0
         reason = None
         if self.depth_limit and depth > self.depth_limit:
             reason = "depth"

@@ -32,7 +32,15 @@ from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
-from crawler.extensions import FAILED_KEY, CrawlOutcome, crawl_outcome_decided, local_feed_path
+from crawler.extensions import (
+    FAILED_KEY,
+    INTERRUPTED_EXIT,
+    INTERRUPTED_KEY,
+    SHUTDOWN,
+    CrawlOutcome,
+    crawl_outcome_decided,
+    local_feed_path,
+)
 from crawler.state import configured_state_dir
 from pipelines.schema import DATE_FIELDS
 
@@ -64,7 +72,7 @@ SKIP_SOURCES: dict[str, tuple[str, ...]] = {
     "robots": ("robotstxt/forbidden",),
     "off_host": ("archive/links/offsite", "offsite/filtered"),
     "duplicate": ("dupefilter/filtered", "archive/skipped/duplicate_url", "archive/skipped/duplicate_content"),
-    "too_large": (TOO_LARGE_KEY,),
+    "too_large": (TOO_LARGE_KEY, "archive/skipped/too_large"),
     "not_html": ("archive/skipped/not_html",),
     "decode_error": ("archive/skipped/binary", "archive/skipped/unparsable", "archive/skipped/empty"),
     "listing": ("archive/skipped/listing_page",),
@@ -120,6 +128,9 @@ def build_report(
         duration = (end - start).total_seconds()
     duration = round(float(duration or 0.0), 3)
     failure = failure_reason if failure_reason is not None else stats.get(FAILED_KEY)
+    finish_reason = finish_reason if finish_reason is not None else stats.get("finish_reason")
+    # Stopped by Ctrl-C or SIGTERM and not failed (crawler/extensions.py): resumable, exit status 130.
+    interrupted = not failure and (finish_reason == SHUTDOWN or bool(stats.get(INTERRUPTED_KEY)))
 
     by_status = dict(sorted(_by_suffix(stats, STATUS_PREFIX).items(), key=lambda kv: _status_key(kv[0])))
     fetched = sum(by_status.values())
@@ -153,10 +164,10 @@ def build_report(
         "start_time": _iso(start) if isinstance(start, datetime) else None,
         "end_time": _iso(end) if isinstance(end, datetime) else None,
         "duration_seconds": duration,
-        "finish_reason": finish_reason if finish_reason is not None else stats.get("finish_reason"),
-        "status": "failed" if failure else "ok",
+        "finish_reason": finish_reason,
+        "status": "failed" if failure else "interrupted" if interrupted else "ok",
         "failure_reason": failure or None,
-        "exit_status": 1 if failure else 0,
+        "exit_status": 1 if failure else INTERRUPTED_EXIT if interrupted else 0,
         "pages": {
             "fetched": fetched,
             "by_status": by_status,
@@ -174,6 +185,19 @@ def build_report(
         },
         "skipped": skipped,
         "skipped_detail": detail,
+        "faults": {
+            # Requests that gave no page for good (after retries), by reason (crawler/faults.py).
+            "failed": _by_suffix(stats, "archive/faults/"),
+            # Requests the crawl would not send: its scope, robots.txt (and hosts whose robots.txt was unreachable).
+            "refused": {
+                "out_of_scope": sum(_by_suffix(stats, "archive/scope/refused/").values()),
+                **{f"out_of_scope/{k}": v for k, v in _by_suffix(stats, "archive/scope/refused/").items()},
+                "robots": _int(stats, "robotstxt/forbidden"),
+                "robots_unreachable_hosts": _int(stats, "archive/robots/unreachable"),
+            },
+            # Links not followed: depth, page budget, generated paths (crawler/frontier.py).
+            "not_followed": _by_suffix(stats, "archive/frontier/"),
+        },
         "records_missing": {f: max(written - _int(stats, f"archive/records/with/{f}"), 0) for f in DATE_FIELDS},
         "sections": _by_suffix(stats, "archive/records/section/"),
         "languages": _by_suffix(stats, "archive/records/language/"),
@@ -199,6 +223,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     """report.md: the same facts as report.json, as short tables."""
     pages, records, skipped = report["pages"], report["records"], report["skipped"]
     status = "ok" if report["status"] == "ok" else f"**FAILED**: {report['failure_reason']}"
+    if report["status"] == "interrupted":
+        status = "**INTERRUPTED**: run the same command again (same CRAWL_STATE) to resume"
     lines = [
         f"# Crawl report: {report['spider']}",
         "",
@@ -224,7 +250,15 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["## Download errors (no response)", "", *_table(("error", "requests"), list(pages["download_errors"].items()))]
     skip_rows = [(k, v) for k, v in skipped.items() if k != "http_error"]
     skip_rows += [(f"http_error {code}", n) for code, n in skipped["http_error"].items()]
+    faults = report.get("faults") or {}
     lines += [
+        "## Requests that failed (after retries)",
+        "",
+        *_table(("reason", "requests"), list((faults.get("failed") or {}).items())),
+        "## Requests refused, links not followed",
+        "",
+        *_table(("reason", "count"), [(k, v) for k, v in (faults.get("refused") or {}).items() if v]
+                + [(f"not followed: {k}", v) for k, v in (faults.get("not_followed") or {}).items()]),
         "## Pages skipped",
         "",
         *_table(("reason", "count"), skip_rows),

@@ -8,6 +8,9 @@ worker pool (one worker per core) with the site profile named in the file's ``wa
 de-duplication. ``fetched_at`` is the capture's ``WARC-Date``. So the records equal the crawl's
 apart from ``fetched_at`` (their order may differ).
 
+Files that are not WARC files (empty, JSON Lines, anything not opening with a ``WARC/`` record
+header, plain or gzip) are refused before anything is read (``warc_problem``), in one line each.
+
 Revisions: without a crawl state every page's first record is revision 1, as on a first crawl.
 Given the crawl's state (``--state``), a record's revision is decided against what that state knew
 before the crawl that made the capture (``crawl-id`` in the ``warcinfo``, else its last crawl):
@@ -17,8 +20,10 @@ the crawl's own revisions, on re-crawls too. The state is only read.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import os
+import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,7 +40,7 @@ from crawler.workers import PageJob, RecordPool
 from pipelines.boilerplate import BoilerplateModel
 from pipelines.profiles import SiteProfile, load_profile, profile_for_url
 
-__all__ = ["ReprocessResult", "cpu_count", "records_from_warcs", "reprocess", "state_file"]
+__all__ = ["ReprocessResult", "cpu_count", "records_from_warcs", "reprocess", "state_file", "warc_problem"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,39 @@ def state_file(path: str | os.PathLike) -> Path:
     """A crawl state given as its folder (``CRAWL_STATE``) or as its database file."""
     path = Path(path)
     return path / STATE_FILE if path.is_dir() else path
+
+
+# How every WARC record, hence every WARC file, begins (ISO 28500: "WARC/1.0", "WARC/1.1").
+WARC_MAGIC = b"WARC/"
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def warc_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a WARC file (``not a WARC file: PATH (...)``), else None. Only its first
+    bytes are read (decompressed when it is gzip): a WARC file opens with a ``WARC/`` record header."""
+    try:
+        with open(path, "rb") as raw:
+            head = raw.read(len(GZIP_MAGIC))
+            raw.seek(0)
+            if head == GZIP_MAGIC:
+                try:
+                    with gzip.GzipFile(fileobj=raw) as unzipped:
+                        head = unzipped.read(64)
+                except (OSError, EOFError, zlib.error) as exc:
+                    return f"not a WARC file: {path} (damaged gzip: {exc})"
+            else:
+                head = raw.read(64)
+    except IsADirectoryError:
+        return f"not a WARC file: {path} (a folder)"
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    if not head:
+        return f"not a WARC file: {path} (it is empty)"
+    if not head.lstrip(b"\r\n").startswith(WARC_MAGIC):
+        if head.lstrip()[:1] in (b"{", b"["):
+            return f"not a WARC file: {path} (it holds JSON: reprocess reads the WARC files a crawl writes with -s WARC_DIR=DIR)"
+        return f"not a WARC file: {path} (it does not begin with a WARC record)"
+    return None
 
 
 @dataclass
@@ -80,6 +118,11 @@ def _pages(paths: Iterable[str | os.PathLike], result: ReprocessResult) -> Itera
     """The captured responses the spider would have been handed, with their decoded bodies."""
     counts = result.counts
     for path in paths:
+        problem = warc_problem(path)
+        if problem is not None:
+            result.errors.append(problem)
+            logger.error("%s", problem)
+            continue
         try:
             for response in read_responses(path):
                 counts["responses"] += 1

@@ -17,9 +17,13 @@ The rules (README, "Scheduled crawls and scrapyd"):
   run. A crawl never run is due at once (its latest slot has not been run), then follows its schedule.
   Only the latest slot counts, so slots missed while the machine was off give one run, not one per slot.
 - A run that was **interrupted** (it recorded its start but not its end, and nobody holds the lock any
-  more: the machine went down, the runner was killed) makes the crawl due again, up to
-  ``MAX_ATTEMPTS`` runs per slot; the next run resumes from the crawl state (``CRAWL_STATE``).
-  A run that ended, whatever its exit status, waits for the next slot.
+  more: the machine went down, the runner was killed; or it ended with exit status 130, the crawl
+  stopped by Ctrl-C or SIGTERM) makes the crawl due again, up to ``MAX_ATTEMPTS`` runs per slot; the
+  next run resumes from the crawl state (``CRAWL_STATE``).
+  A run that ended with any other exit status waits for the next slot.
+- The whole config is checked before any crawl runs (``load_config``, ``ProjectCheck``): a crawl
+  that could not start at its slot (unknown spider, bad or missing ``start_url``, a real site
+  without ``CONTACT_URL``) is a config problem, one line each.
 - **Lock**: ``fcntl.flock`` on ``OUTPUT/schedule.lock``, non-blocking. The caller that gets it decides
   (under the lock) whether the crawl is due and runs it; a caller that finds it held skips the crawl.
   The crawl process inherits the lock, so it stays held as long as the crawl runs, even if the runner
@@ -54,6 +58,7 @@ __all__ = [
     "Crawl",
     "Decision",
     "Outcome",
+    "ProjectCheck",
     "RunLogError",
     "crawl_command",
     "decide",
@@ -73,6 +78,9 @@ STATE_FOLDER = "state"
 MAX_ATTEMPTS = 3
 KEEP_RUNS = 100
 STAMP = "%Y%m%dT%H%M%SZ"
+# `scrapy crawl`'s exit status for a crawl stopped by Ctrl-C or SIGTERM (crawler/extensions.py), and
+# the shell's for a process killed by SIGINT: the run is resumed, as one whose end was not recorded.
+INTERRUPTED_EXIT = 130
 
 KEYS = {"name", "spider", "start_url", "schedule", "output", "settings"}
 REQUIRED = ("name", "spider", "schedule", "output")
@@ -83,7 +91,12 @@ MANAGED_SETTINGS = {"CRAWL_STATE": f"the crawl state is always OUTPUT/{STATE_FOL
 
 
 class ConfigError(ValueError):
-    """crawls.toml cannot be used; the message says where and why."""
+    """crawls.toml cannot be used; ``problems`` says where and why, one line per problem (the
+    message is those lines)."""
+
+    def __init__(self, problems: str | list[str]):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class RunLogError(ValueError):
@@ -191,46 +204,63 @@ def _setting_value(value) -> str | None:
     return None
 
 
-def _crawl(entry: dict, number: int, config: Path) -> Crawl:
+def _crawl(entry: dict, number: int, config: Path, problems: list[str]) -> Crawl | None:
+    """The crawl of one [[crawl]] table, or None; each problem found is added to ``problems``."""
     where = f"{config}: [[crawl]] #{number}"
     name = entry.get("name")
     if isinstance(name, str) and name:
         where = f"{config}: crawl {name!r}"
+    found: list[str] = []
+
+    def usable(key: str) -> bool:
+        return isinstance(entry.get(key), str) and bool(entry[key].strip())
+
     unknown = sorted(set(entry) - KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KEYS))})")
+        found.append(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KEYS))})")
     for key in REQUIRED:
         if key not in entry:
-            raise ConfigError(f"{where}: {key} is missing")
+            found.append(f"{where}: {key} is missing")
     for key in ("name", "spider", "schedule", "output", "start_url"):
         if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
-            raise ConfigError(f"{where}: {key} must be a non-empty string")
-    if not NAME.match(name):
-        raise ConfigError(f"{where}: name may hold only letters, digits, '.', '_' and '-'")
-    schedule = entry["schedule"].strip()
-    if not valid_schedule(schedule):
-        raise ConfigError(
+            found.append(f"{where}: {key} must be a non-empty string")
+    if usable("name") and not NAME.match(name):
+        found.append(f"{where}: name may hold only letters, digits, '.', '_' and '-'")
+    schedule = entry["schedule"].strip() if usable("schedule") else None
+    if schedule is not None and not valid_schedule(schedule):
+        found.append(
             f"{where}: schedule {schedule!r} is not a cron expression "
             "(five fields: minute hour day-of-month month day-of-week, UTC; or @hourly, @daily, @weekly...)"
         )
     start_url = entry.get("start_url")
-    if start_url is not None:
-        parts = urlsplit(start_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{where}: start_url must be an http(s) URL with a host, got {start_url!r}")
+    if usable("start_url"):
+        try:
+            parts = urlsplit(start_url)
+            bad = parts.scheme not in ("http", "https") or not parts.hostname
+        except ValueError:
+            bad = True
+        if bad:
+            found.append(f"{where}: start_url must be an http(s) URL with a host, got {start_url!r}")
     settings = entry.get("settings", {})
-    if not isinstance(settings, dict):
-        raise ConfigError(f"{where}: settings must be a table, e.g. settings = {{ CONTACT_URL = \"...\" }}")
     pairs = []
+    if not isinstance(settings, dict):
+        found.append(f"{where}: settings must be a table, e.g. settings = {{ CONTACT_URL = \"...\" }}")
+        settings = {}
     for key, value in settings.items():
         if not SETTING_NAME.match(key):
-            raise ConfigError(f"{where}: setting {key!r} is not a Scrapy setting name (UPPER_CASE)")
+            found.append(f"{where}: setting {key!r} is not a Scrapy setting name (UPPER_CASE)")
+            continue
         if key in MANAGED_SETTINGS:
-            raise ConfigError(f"{where}: setting {key} is set by the schedule ({MANAGED_SETTINGS[key]})")
+            found.append(f"{where}: setting {key} is set by the schedule ({MANAGED_SETTINGS[key]})")
+            continue
         text = _setting_value(value)
         if text is None:
-            raise ConfigError(f"{where}: setting {key} must be a string, a number or a boolean")
+            found.append(f"{where}: setting {key} must be a string, a number or a boolean")
+            continue
         pairs.append((key, text))
+    problems += found
+    if found:
+        return None
     output = Path(entry["output"]).expanduser()
     workdir = config.resolve().parent
     return Crawl(
@@ -244,8 +274,65 @@ def _crawl(entry: dict, number: int, config: Path) -> Crawl:
     )
 
 
-def load_config(path: str | os.PathLike) -> list[Crawl]:
-    """The crawls of a crawls.toml, checked; :class:`ConfigError` says what is wrong."""
+def _project_settings(crawl: Crawl | None = None):
+    """The Scrapy settings a crawl runs with: the settings module the crawl process loads
+    (``SCRAPY_SETTINGS_MODULE``, else ``crawler.settings``) and the crawl's own, as ``-s`` gives them."""
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule(os.environ.get("SCRAPY_SETTINGS_MODULE") or "crawler.settings", priority="project")
+    for key, value in crawl.settings if crawl is not None else ():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+class ProjectCheck:
+    """What would keep a crawl from starting at its slot, found now, the way ``scrapy crawl`` finds
+    it: a spider the project does not have, a ``start_url`` the spider refuses (or none where it has
+    no default), a real site without ``CONTACT_URL``. Loads the project's spiders (Scrapy) once."""
+
+    def __init__(self, config: Path):
+        self.config = config
+        self.loader = None
+        self.known: list[str] = []
+        self.error: str | None = None
+        from scrapy.spiderloader import get_spider_loader
+
+        try:
+            self.loader = get_spider_loader(_project_settings())
+            self.known = sorted(self.loader.list())
+        except Exception as exc:  # noqa: BLE001 - a settings module or spider that cannot be imported
+            self.error = f"{config}: cannot load the project's spiders: {type(exc).__name__}: {exc}"
+
+    def problems(self, crawl: Crawl) -> list[str]:
+        from crawler.state import requires_contact
+
+        if self.error is not None:
+            return []  # said once, by load_config
+        where = f"{self.config}: crawl {crawl.name!r}"
+        if crawl.spider not in self.known:
+            return [f"{where}: unknown spider {crawl.spider!r} (known: {', '.join(self.known)})"]
+        try:
+            # The spider's own checks of its arguments (no crawler, no state, no network).
+            spider = self.loader.load(crawl.spider)(start_url=crawl.start_url)
+        except ValueError as exc:
+            if crawl.start_url is None:
+                return [f"{where}: start_url is missing (spider {crawl.spider!r} has no default: {exc})"]
+            return [f"{where}: {exc}"]
+        except Exception as exc:  # noqa: BLE001 - the spider cannot be made at all
+            return [f"{where}: spider {crawl.spider!r} cannot start: {type(exc).__name__}: {exc}"]
+        start_url = getattr(spider, "start_url", None) or crawl.start_url
+        if start_url and requires_contact(_project_settings(crawl), start_url):
+            return [f"{where}: {start_url} is a real site: name the operator with "
+                    'settings = { CONTACT_URL = "https://example.org/your-contact" }']
+        return []
+
+
+def load_config(path: str | os.PathLike, *, check_project: bool = True) -> list[Crawl]:
+    """The crawls of a crawls.toml, checked; :class:`ConfigError` lists every problem found.
+
+    ``check_project``: also check each crawl against the project (``ProjectCheck``), so that a
+    crawl that could not start is found now rather than at its slot."""
     config = Path(path)
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
@@ -257,24 +344,37 @@ def load_config(path: str | os.PathLike) -> list[Crawl]:
         raise ConfigError(f"{config}: cannot read it: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config}: not valid TOML: {exc}") from None
+    problems: list[str] = []
     unknown = sorted(set(data) - {"crawl"})
     if unknown:
-        raise ConfigError(f"{config}: unknown top-level key(s) {', '.join(unknown)}; each crawl is a [[crawl]] table")
+        problems.append(f"{config}: unknown top-level key(s) {', '.join(unknown)}; each crawl is a [[crawl]] table")
     entries = data.get("crawl")
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise ConfigError(f"{config}: no crawls: add [[crawl]] tables (see the crawls.toml in the repository)")
-    crawls = [_crawl(entry, number, config) for number, entry in enumerate(entries, 1)]
+        problems.append(f"{config}: no crawls: add [[crawl]] tables (see the crawls.toml in the repository)")
+        raise ConfigError(problems)
+    project = ProjectCheck(config) if check_project else None
+    if project is not None and project.error is not None:
+        problems.append(project.error)
+    crawls = []
+    for number, entry in enumerate(entries, 1):
+        crawl = _crawl(entry, number, config, problems)
+        if crawl is not None:
+            crawls.append(crawl)
+            if project is not None:
+                problems += project.problems(crawl)
     names, outputs = set(), {}
     for crawl in crawls:
         if crawl.name in names:
-            raise ConfigError(f"{config}: two crawls are named {crawl.name!r}")
+            problems.append(f"{config}: two crawls are named {crawl.name!r}")
         names.add(crawl.name)
         folder = os.path.normpath(crawl.output)
         if folder in outputs:
-            raise ConfigError(
+            problems.append(
                 f"{config}: crawls {outputs[folder]!r} and {crawl.name!r} have the same output folder {crawl.output}"
             )
         outputs[folder] = crawl.name
+    if problems:
+        raise ConfigError(problems)
     return crawls
 
 
@@ -358,6 +458,12 @@ def lock_holder(folder: Path) -> str:
 # Decisions -------------------------------------------------------------------------------------
 
 
+def _interrupted(run: dict) -> bool:
+    """A run whose end was not recorded, or that ended interrupted (exit status 130: Ctrl-C or
+    SIGTERM stopped the crawl, which its crawl state lets the next run resume)."""
+    return run.get("ended") is None or run.get("exit_status") == INTERRUPTED_EXIT
+
+
 def decide(schedule: str, runs: list[dict], now: datetime, max_attempts: int = MAX_ATTEMPTS) -> Decision:
     """Whether a crawl whose lock nobody holds is due at ``now``, given its recorded runs."""
     slot = latest_slot(schedule, now)
@@ -366,10 +472,10 @@ def decide(schedule: str, runs: list[dict], now: datetime, max_attempts: int = M
     last = runs[-1]
     if parse_time(last["started"]) < slot:
         return Decision(True, f"slot {iso(slot)} not run yet", slot)
-    if last.get("ended") is None:
+    if _interrupted(last):
         attempts = 0
         for run in reversed(runs):
-            if run.get("ended") is not None or parse_time(run["started"]) < slot:
+            if not _interrupted(run) or parse_time(run["started"]) < slot:
                 break
             attempts += 1
         if attempts < max_attempts:

@@ -51,10 +51,11 @@ RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
 # How far a crawl goes (crawler/frontier.py): links at most DEPTH_LIMIT hops from the start page,
 # at most SITE_PAGE_BUDGET pages queued per crawl of a site, no path repeating a run of segments or
 # longer than TRAP_MAX_SEGMENTS segments, and at most TRAP_RUN_LIMIT links in a row from a page to
-# one of the same shape (/calendar/7/ -> /calendar/8/). 0 turns a limit off.
+# one of the same shape (/calendar/7/ -> /calendar/8/) on pages that found nothing new of another
+# shape (a listing that finds new articles never counts). 0 turns a limit off.
 DEPTH_LIMIT = 100
 SITE_PAGE_BUDGET = 500_000
-TRAP_RUN_LIMIT = 100
+TRAP_RUN_LIMIT = 10
 TRAP_MAX_SEGMENTS = 32
 
 # Bounded work per page (crawler/workers.py, pipelines/records.py): a page over PAGE_MAX_BYTES

@@ -17,8 +17,8 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.chain import Built, PageReader, log_skip
-from crawler.faults import REFUSALS, fault_reason
-from crawler.frontier import Frontier
+from crawler.faults import REFUSALS, fault_detail, fault_reason
+from crawler.frontier import Frontier, url_shape
 from crawler.scope import INTERNAL, Scope
 from crawler.state import STATE_FILE, CrawlState, previous_records, requires_contact, site_slug, state_dir
 from crawler.workers import PageJob, RecordPool, configure, default_workers
@@ -183,8 +183,7 @@ class ArchiveSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"httperror/response_ignored_status_count/{reason[5:]}")
         if reason not in REFUSALS:  # refusals are counted and logged where they are decided
             self._count(f"faults/{reason}")
-            self.logger.warning("Failed (%s): %s: %s", reason, request.url, str(failure.value).splitlines()[0][:200]
-                                if str(failure.value) else type(failure.value).__name__)
+            self.logger.warning("Failed (%s): %s: %s", reason, request.url, fault_detail(failure.value))
         canonical = request.meta.get("canonical_url") or canonical_url(request.url, self.profile)
         self.state.finish(canonical)
 
@@ -250,13 +249,17 @@ class ArchiveSpider(scrapy.Spider):
         self.crawler.stats.set_value("archive/boilerplate/held", len(self.reader.held))
 
     def _follow(self, links: Iterable[str], response: Response):
+        new = []
         for link in links:
             if self.scope.refusal(link) is not None:
                 self._count("links/offsite")
-                continue
-            if self.state.is_queued(canonical_url(link, self.profile)):
-                continue  # met before: not a new hop, whatever its depth here
-            meta = self.frontier.follow(link, response.url, response.meta)
+            elif not self.state.is_queued(canonical_url(link, self.profile)):
+                new.append(link)  # a link met before is not a new hop, whatever its depth here
+        # A page that finds nothing new but more of its own kind may be a generated one (a trap).
+        shape = url_shape(response.url)
+        barren = all(url_shape(link) == shape for link in new)
+        for link in new:
+            meta = self.frontier.follow(link, response.url, response.meta, barren)
             if meta is None:
                 continue
             request = self._request(link, meta=meta)
