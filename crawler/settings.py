@@ -35,7 +35,7 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
-# More politeness (crawler/politeness.py, middlewares registered below):
+# More politeness (crawler/politeness.py, registered below in EXTENSIONS and DOWNLOADER_MIDDLEWARES):
 # robots.txt Crawl-delay for our User-Agent is the floor of the host's delay, AutoThrottle included
 # (capped at CRAWL_DELAY_MAX seconds).
 ROBOTSTXT_CRAWL_DELAY = True
@@ -113,15 +113,18 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsTxtMiddleware": 100,
     "crawler.capture.WarcCaptureMiddleware": 950,
-    # Politeness (crawler/politeness.py): Crawl-delay after robots.txt (100); Retry-After below Scrapy's
-    # RetryMiddleware (550), so that it sees the final answer of its retry once; the per-host queue
-    # last, right before the downloader's slots.
-    "crawler.politeness.CrawlDelayMiddleware": 110,
+    # Politeness (crawler/politeness.py): Retry-After below Scrapy's RetryMiddleware (550) and the
+    # middlewares that handle answers (WARC capture included), which see a refusal before it is retried;
+    # the per-host queue last, right before the downloader's slots (the Crawl-delay is in EXTENSIONS).
     "crawler.politeness.RetryAfterMiddleware": 540,
     "crawler.politeness.HostQueueMiddleware": 990,
 }
 
 EXTENSIONS = {
+    # Politeness (crawler/politeness.py): Scrapy's AutoThrottle with the robots.txt Crawl-delay and
+    # Retry-After pauses in its delay policy (on even with AUTOTHROTTLE_ENABLED=False, then not adapting).
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.politeness.PoliteAutoThrottle": 0,
     "crawler.extensions.CrawlOutcome": 500,
     # report.json and report.md beside the output, and a progress line (crawler/report.py).
     "crawler.report.CrawlReport": 510,
