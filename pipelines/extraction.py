@@ -7,13 +7,14 @@ header and footer lines around the article, and trafilatura judges which lines i
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
 from lxml import etree
-from trafilatura.utils import load_html
+from trafilatura.utils import HTML_PARSER, load_html, remove_control_characters
 from w3lib.url import safe_url_string
 
 from .dates import PartialDate, SourceLine, parse_date, parse_source_line
@@ -119,6 +120,7 @@ def parse_html(text: str) -> lxml.html.HtmlElement:
     text = _XML_PROLOG.sub("", text, count=1)
     tree = load_html(text)
     if tree is not None and tree.tag == "html":
+        _check_depth(HTML_PARSER)
         return tree
     # A fragment, or what trafilatura calls dubious: read as a document, as a browser would.
     try:
@@ -127,7 +129,16 @@ def parse_html(text: str) -> lxml.html.HtmlElement:
         raise PageSkipped("unparsable", str(exc)) from exc
     if tree is None:
         raise PageSkipped("unparsable")
+    _check_depth(_PARSER)
     return tree
+
+
+def _check_depth(parser) -> None:
+    """libxml2 stops reading a page nested deeper than 256 elements and drops the rest of it
+    silently: such a page is skipped, with its reason, rather than given a record of its opening."""
+    for entry in parser.error_log:
+        if entry.message.startswith("Excessive depth"):
+            raise PageSkipped("too_deep", entry.message)
 
 
 def _collapse(text: str) -> str:
@@ -342,7 +353,22 @@ def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: Sit
     # trafilatura works on a copy of the tree it is handed (trafilatura.core.bare_extraction), so the
     # page is parsed once; the profile's prune rules have already been applied to it.
     options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
-    return trafilatura.extract(tree, url=url, with_metadata=False, **options)
+    # trafilatura unescapes its text output once more (html.unescape), which would turn the page's
+    # literal "&lt;" into "<": escape every "&" of the tree for the call, then put the tree back.
+    escaped = []
+    for element in tree.iter():
+        text, tail = element.text, element.tail
+        if (text and "&" in text) or (tail and "&" in tail):
+            escaped.append((element, text, tail))
+            if text:
+                element.text = text.replace("&", "&amp;")
+            if tail:
+                element.tail = tail.replace("&", "&amp;")
+    try:
+        return trafilatura.extract(tree, url=url, with_metadata=False, **options)
+    finally:
+        for element, text, tail in escaped:
+            element.text, element.tail = text, tail
 
 
 def _prune(tree: lxml.html.HtmlElement, profile: SiteProfile) -> lxml.html.HtmlElement:
@@ -538,12 +564,19 @@ def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | 
         return [line.text for line in region]
     # Each line is looked for near where the last one was found, never in the whole text: the
     # lines come in trafilatura's order, and a bounded window keeps this linear in the page size.
-    main_text = _collapse(main)
+    main_text = _comparable(main)
     kept, position = [], 0
     for line in region:
+        key = _comparable(line.text)
         start = max(0, position - MATCH_WINDOW)
-        found = main_text.find(line.text, start, position + len(line.text) + MATCH_WINDOW)
+        found = main_text.find(key, start, position + len(key) + MATCH_WINDOW) if key else -1
         if found >= 0:
             kept.append(line.text)
-            position = max(position, found + len(line.text))
+            position = max(position, found + len(key))
     return kept
+
+
+def _comparable(text: str) -> str:
+    """A line as trafilatura writes it: without the characters it drops (soft hyphens, zero-width
+    and bidi marks, private use), table cells' pipes unescaped; so that a line is found in its text."""
+    return _collapse(unicodedata.normalize("NFC", remove_control_characters(text))).replace("\\|", "|")

@@ -48,5 +48,10 @@ def prepare(profiles_languages: list[tuple[str, ...] | None]) -> None:
 
 def detect_language(text: str, languages: tuple[str, ...] | None = None) -> str:
     """The most likely language of ``text``, among ``languages`` when the site profile names them."""
-    language, _probability = _identifier(languages).classify(text[:SAMPLE_CHARS])
-    return language
+    identifier, sample = _identifier(languages), text[:SAMPLE_CHARS]
+    language, _probability = identifier.classify(sample)
+    if len(language) == 2:
+        return language
+    # The full model also knows languages with no ISO 639-1 code ("pcm"): the record's field is a
+    # two-letter code, so the likeliest language that has one.
+    return next((code for code, _ in identifier.rank(sample) if len(code) == 2), "und")

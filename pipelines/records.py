@@ -86,7 +86,9 @@ def read_page(
     page = decode_html(body, content_type(headers))
     if max_bytes and len(page.text) > max_bytes:
         raise PageSkipped("too_large", f"{len(page.text)} characters, over the budget of {max_bytes}")
-    reading = read_tree(page.text, profile, url, encoding=page.encoding, ignored_extensions=ignored_extensions,
+    # Links' query strings are percent-encoded as a browser does: in the page's encoding, UTF-8 for UTF-16/32.
+    link_encoding = "utf-8" if page.encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")) else page.encoding
+    reading = read_tree(page.text, profile, url, encoding=link_encoding, ignored_extensions=ignored_extensions,
                         follow=follow, observe=observe, max_elements=max_elements)
     return PageDraft(
         url=url,
