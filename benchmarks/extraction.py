@@ -4,7 +4,8 @@ the project's own mock archives.
     python benchmarks/extraction.py [--aeb DIR] [--trafilatura-eval DIR] [--limit N]
 
 --aeb               ../shared/benchmarks/aeb (181 pages, 4-word-shingle P/R/F1 from summed counts)
---trafilatura-eval  ../shared/benchmarks/trafilatura-eval (990 pages, snippet P/R/F1, micro-averaged)
+--trafilatura-eval  ../shared/benchmarks/trafilatura-eval (990 pages, snippet P/R/F1, micro-averaged;
+                    and document dates and titles beside htmldate and trafilatura's metadata)
 The mock archives in fixtures/ are always measured (fields right, boilerplate leaks).
 
 Both extractors get the page's raw bytes and URL. "archive-crawler" is `build_record` (decode, parse,
@@ -175,6 +176,57 @@ def trafilatura_eval(folder: Path, limit: int | None) -> None:
                 rows)
 
 
+def dates_and_titles(folder: Path, limit: int | None) -> None:
+    """Document dates and titles on trafilatura-eval: the project's record beside
+    ``htmldate.find_date(original_date=True)`` and trafilatura's metadata (date and title)."""
+    import htmldate
+
+    data = json.loads((folder / "evaldata.json").read_text(encoding="utf-8"))
+    found: dict[str, dict[str, list]] = {name: {"dates": [], "titles": []}
+                                          for name in ("archive-crawler", "htmldate", "trafilatura metadata")}
+    sources: dict[str, list[int]] = {}
+    pages = sorted(data.items())[:limit]
+    for url, gold in pages:
+        body = gzip.decompress((folder / "html" / f"{gold['file']}.gz").read_bytes())
+        try:
+            draft = read_page(body, url, follow=False, observe=False)
+            record = build_record(body, url)
+            date, title, source = record["document_date"], record["title"], draft.parts.date_source
+        except PageSkipped:
+            date = title = source = None
+        found["archive-crawler"]["dates"].append(date)
+        found["archive-crawler"]["titles"].append(title)
+        try:
+            found["htmldate"]["dates"].append(htmldate.find_date(body, url=url, original_date=True))
+        except Exception:  # noqa: BLE001 - a failure is no date
+            found["htmldate"]["dates"].append(None)
+        found["htmldate"]["titles"].append(None)
+        metadata = trafilatura.extract_metadata(body, default_url=url)
+        found["trafilatura metadata"]["dates"].append(metadata.date if metadata else None)
+        found["trafilatura metadata"]["titles"].append(metadata.title if metadata else None)
+        if gold.get("date") and source:
+            tally = sources.setdefault(source, [0, 0])
+            tally[0] += 1
+            tally[1] += date == gold["date"]
+    dated_gold = [i for i, (_, gold) in enumerate(pages) if gold.get("date")]
+    titled_gold = [i for i, (_, gold) in enumerate(pages) if gold.get("title")]
+    rows = []
+    for name, got in found.items():
+        dates = got["dates"]
+        given = [i for i in dated_gold if dates[i]]
+        right = sum(dates[i] == pages[i][1]["date"] for i in given)
+        at_precision = sum(pages[i][1]["date"].startswith(dates[i]) for i in given)
+        titles = sum(_normalise(got["titles"][i] or "") == _normalise(pages[i][1]["title"]) for i in titled_gold)
+        rows.append([name, f"{len(given)}/{len(dated_gold)}", f"{right} ({right / len(dated_gold):.1%})",
+                     f"{at_precision}", f"{right / len(given):.3f}" if given else "-",
+                     f"{titles}/{len(titled_gold)} ({titles / len(titled_gold):.1%})" if name != "htmldate" else "-"])
+    print_table(f"trafilatura-eval dates and titles ({len(dated_gold)} pages with a date, {len(titled_gold)} with a title)",
+                ["extractor", "dated", "date right (day)", "right at the stated precision", "right when dated",
+                 "title exact"], rows)
+    print_table("archive-crawler's document dates by source (pages with a gold date)", ["source", "pages", "right"],
+                [[source, str(n), f"{ok} ({ok / n:.1%})"] for source, (n, ok) in sorted(sources.items())])
+
+
 # --- the project's own mock archives ---------------------------------------------------------
 
 # Strings of the derechos.org template that must never reach a record's text.
@@ -253,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                          .splitlines() if s.strip()]
     fixture_archive(f"fixtures/otherarchive (no profile; model learned from its {model.pages} crawlable pages, "
                     "learning not timed)", other, other_boilerplate, model)
-    for label, folder, bench in (("AEB", args.aeb, aeb), ("trafilatura-eval", args.trafilatura_eval, trafilatura_eval)):
+    for label, folder, bench in (("AEB", args.aeb, aeb), ("trafilatura-eval", args.trafilatura_eval, trafilatura_eval),
+                                 ("trafilatura-eval", args.trafilatura_eval, dates_and_titles)):
         if folder.exists():
             bench(folder, args.limit)
         else:

@@ -20,6 +20,7 @@ from w3lib.url import safe_url_string
 from .dates import PartialDate, SourceLine, parse_date, parse_source_line
 from .budgets import MAX_ELEMENTS
 from .encoding import PageSkipped
+from .generic import page_date, page_title, teaser_texts
 from .profiles import SiteProfile
 
 __all__ = [
@@ -50,8 +51,6 @@ HIDDEN_TAGS = frozenset(
 # Inline elements that mark a line as displayed emphasised (headlines on hand-made pages).
 EMPHASIS_TAGS = frozenset("b strong font big h1 h2 h3 h4 h5 h6 center u".split())
 HEADING_TAGS = ("h1", "h2", "h3")
-# How many text lines under a generic page's headline may hold its date line.
-DATE_LINE_WINDOW = 3
 
 # Parsed as trafilatura parses: comments and processing instructions dropped (left in, their
 # tails confuse its text handling).
@@ -67,18 +66,34 @@ LISTING_MIN_ITEMS = 3
 # A listing item is a title with perhaps a date and an excerpt, not a paragraph opened by a link.
 LISTING_ITEM_MAX_CHARS = 300
 SECTION_MAX_CHARS = 100
+# Obsolete block elements and the standard element each stands for, as trafilatura is shown them.
+_TRAFILATURA_EQUIVALENTS = {"center": "div"}
+# What may stand outside the links of a navigation line: a number or a bullet ("1.", "IV -", "[ ]").
+_NUMBERING = re.compile(r"[\W_]*(?:\d{1,3}|[IVXLCivxlc]{1,6}|[A-Za-z])?[\W_]*")
 # Header and footer lines are short; longer lines are never tested against them.
 PIECE_LINE_MAX_CHARS = 200
 
 
 @dataclass
 class Line:
-    """One visible line: text with whitespace collapsed, the block it belongs to, how it looks."""
+    """One visible line: text with whitespace collapsed, the block it belongs to, how it looks.
+
+    ``text`` is what a reader reads. ``shown`` adds the alt texts of the line's images, as a text
+    browser shows them: a hand-made template draws logos, link buttons and flags as images, so its
+    pieces are matched against ``shown``. ``unlinked`` is the text outside links; ``anchor_chars``
+    counts the characters of links into the page itself (``href="#..."``)."""
 
     text: str
     block: int
     emphasised: bool = False
     link_chars: int = 0
+    shown: str = ""
+    unlinked: str = ""
+    anchor_chars: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.shown:
+            self.shown = self.text
 
 
 @dataclass
@@ -94,6 +109,10 @@ class PageParts:
     link_share: float = 0.0
     # Texts of the page's links, when the listing test must be repeated on cleaned lines.
     link_texts: frozenset[str] | None = None
+    # Where document_date came from on a page without a profile (pipelines/generic.py DATE_SOURCES).
+    date_source: str | None = None
+    # Texts of its teaser items (pipelines/generic.py), for the listing test on cleaned lines.
+    teasers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -151,37 +170,54 @@ class _Linearizer:
     def __init__(self) -> None:
         self.lines: list[Line] = []
         self.block = 0
-        self._parts: list[tuple[str, bool, bool]] = []  # (text, emphasised, in_link)
+        # (text, emphasised, link, alt): link is None, "page" or "anchor" (href="#..."); alt: an image's alt text
+        self._parts: list[tuple[str, bool, str | None, bool]] = []
 
-    def add(self, text: str | None, emphasised: bool, in_link: bool) -> None:
+    def add(self, text: str | None, emphasised: bool, link: str | None = None, alt: bool = False) -> None:
         if text:
-            self._parts.append((text, emphasised, in_link))
+            self._parts.append((text, emphasised, link, alt))
 
     def break_line(self) -> None:
-        text = _collapse("".join(t for t, _, _ in self._parts))
-        if text:
-            visible = [(t, e) for t, e, _ in self._parts if t.strip()]
+        shown = _collapse("".join(t for t, _, _, _ in self._parts))
+        if shown:
+            read = [(t, e, link) for t, e, link, alt in self._parts if not alt]
             self.lines.append(
                 Line(
-                    text=text,
+                    text=_collapse("".join(t for t, _, _ in read)),
                     block=self.block,
-                    emphasised=all(e for _, e in visible),
-                    link_chars=sum(len(_collapse(t)) for t, _, link in self._parts if link),
+                    emphasised=all(e for t, e, _ in read if t.strip()),
+                    link_chars=sum(len(_collapse(t)) for t, _, link in read if link),
+                    shown=shown,
+                    unlinked=_collapse("".join(t for t, _, link in read if not link)),
+                    anchor_chars=sum(len(_collapse(t)) for t, _, link in read if link == "anchor"),
                 )
             )
         self._parts = []
+
+    def empty_line(self) -> None:
+        """A <br> on a line of its own: an empty line, which ends a paragraph as a block does."""
+        if _collapse("".join(t for t, _, _, _ in self._parts)):
+            self.break_line()
+        else:
+            self._parts = []
+            self.block += 1
 
     def break_block(self) -> None:
         self.break_line()
         self.block += 1
 
-    def walk(self, element: etree._Element, emphasised: bool = False, in_link: bool = False) -> None:
+    def walk(self, element: etree._Element, emphasised: bool = False, link: str | None = None) -> None:
         tag = element.tag if isinstance(element.tag, str) else ""
         tag = tag.lower()
         if not tag or tag in HIDDEN_TAGS:
             return  # comments, processing instructions, hidden elements (their tail is handled by the parent)
         if tag == "br":
-            self.break_line()
+            self.empty_line()
+            return
+        if tag == "img":
+            alt = element.get("alt")
+            if alt and alt.strip():
+                self.add(f" {alt} ", emphasised, link, alt=True)
             return
         if tag == "pre":
             self.break_block()
@@ -192,25 +228,27 @@ class _Linearizer:
         if is_block:
             self.break_block()
         elif tag in CELL_TAGS:
-            self.add(" ", emphasised, in_link)
+            self.add(" ", emphasised, link)
         emphasised = emphasised or tag in EMPHASIS_TAGS
-        in_link = in_link or (tag == "a" and element.get("href") is not None)
-        self.add(element.text, emphasised, in_link)
+        if link is None and tag == "a" and (href := element.get("href")) is not None:
+            link = "anchor" if href.strip().startswith("#") else "page"
+        self.add(element.text, emphasised, link)
         for child in element:
-            self.walk(child, emphasised, in_link)
-            self.add(child.tail, emphasised, in_link)
+            self.walk(child, emphasised, link)
+            self.add(child.tail, emphasised, link)
         if is_block:
             self.break_block()
 
     def _pre(self, text: str, emphasised: bool) -> None:
         # Text pasted from e-mail: hard-wrapped lines, paragraphs separated by blank lines.
         for paragraph in re.split(r"\n\s*\n", text):
-            self.add(paragraph, emphasised, False)
+            self.add(paragraph, emphasised)
             self.break_block()
 
 
 def visible_lines(tree: lxml.html.HtmlElement) -> list[Line]:
-    """The page's visible text as lines, in reading order."""
+    """The page's visible text as lines, in reading order (a line of images only has ``text`` "" and
+    its alt texts as ``shown``)."""
     linearizer = _Linearizer()
     body = tree.find("body")
     linearizer.walk(body if body is not None else tree)
@@ -251,22 +289,48 @@ def _is_footer(line: str, profile: SiteProfile) -> bool:
     return _is_piece_line(profile.footer_line, line)
 
 
+def _is_navigation(line: Line, profile: SiteProfile) -> bool:
+    """A line made only of navigation links (a number or a bullet may open it): links into the page
+    itself (a table of contents, "Top") when the profile says so, or links labelled as navigation."""
+    if not line.link_chars or not _NUMBERING.fullmatch(line.unlinked):
+        return False
+    if profile.in_page_navigation and line.anchor_chars == line.link_chars:
+        return True
+    return _is_piece_line(profile.navigation, line.text)
+
+
+def _is_template_line(line: Line, profile: SiteProfile) -> bool:
+    """A line of the footer's pieces, a navigation line, or images without text (decoration)."""
+    return not line.text or _is_footer(line.shown, profile) or _is_navigation(line, profile)
+
+
+def _head_date(line: Line, profile: SiteProfile) -> tuple[str, PartialDate] | None:
+    """A date line: a line wholly a date, or a date after the header's pieces on the header's row
+    (a cell of its own in the header table)."""
+    candidates = [line.text]
+    if profile.header_line is not None and (match := profile.header_line.match(line.shown)) and match.end() < len(line.shown):
+        candidates.append(line.shown[match.end():].strip())
+    for candidate in candidates:
+        when = parse_date(candidate)
+        if when is not None and when.year is not None:
+            return candidate, when
+    return None
+
+
 def _locate_head(lines: list[Line], profile: SiteProfile) -> tuple[int, str | None, PartialDate | None]:
-    """Skip the header, language links and date line; return where the headline starts."""
+    """Skip the header, language links, navigation, images and date line; return where the headline starts."""
     date_line: str | None = None
     document_date: PartialDate | None = None
     i = 0
     while i < len(lines):
-        text = lines[i].text
-        if _is_header(text, profile):
+        line = lines[i]
+        if not line.text or _is_header(line.shown, profile) or _is_navigation(line, profile):
             i += 1
             continue
-        if date_line is None:
-            when = parse_date(text)
-            if when is not None and when.year is not None:
-                date_line, document_date = text, when
-                i += 1
-                continue
+        if date_line is None and (found := _head_date(line, profile)) is not None:
+            date_line, document_date = found
+            i += 1
+            continue
         break
     return i, date_line, document_date
 
@@ -278,7 +342,7 @@ def _title_from(lines: list[Line], start: int) -> tuple[str | None, int]:
     first = lines[start]
     parts, end = [first.text], start + 1
     if first.emphasised:
-        while end < len(lines) and lines[end].block == first.block and lines[end].emphasised:
+        while end < len(lines) and lines[end].block == first.block and lines[end].emphasised and lines[end].text:
             parts.append(lines[end].text)
             end += 1
     return " ".join(parts), end
@@ -292,61 +356,77 @@ def _heading(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
     return None
 
 
-def _heading_title(tree: lxml.html.HtmlElement, profile: SiteProfile) -> str | None:
+def _heading_text(tree: lxml.html.HtmlElement) -> str | None:
     node = _heading(tree)
-    return _collapse(node.text_content()) if node is not None else _html_title(tree, profile)
+    return _collapse(node.text_content()) if node is not None else None
 
 
-def _date_under_heading(tree: lxml.html.HtmlElement) -> tuple[str, PartialDate] | None:
-    """A line wholly a date among the first few lines under the headline (a byline may come first)."""
-    node = _heading(tree)
-    if node is None:
-        return None
-    for text in node.xpath(f"following::text()[normalize-space()][position() <= {DATE_LINE_WINDOW}]"):
-        line = _collapse(text)
-        when = parse_date(line)
-        if when is not None and when.year is not None:
-            return line, when
-    return None
-
-
-def _is_section(candidate: str, before: str, profile: SiteProfile) -> bool:
-    """A dossier name: a short label right after the footer's link row or the source line."""
+def _is_section(candidate: Line, before: Line | None, notice_block: int | None, profile: SiteProfile) -> bool:
+    """A dossier name: a short label right after the footer's link row or the source line, or
+    right above the notice in the notice's own block (separated from it by a <br>)."""
+    text = candidate.text
     return (
-        len(candidate) <= SECTION_MAX_CHARS
-        and not _SENTENCE_END.search(candidate)
-        and not _is_footer(candidate, profile)
-        and parse_source_line(candidate) is None
-        and (_is_footer(before, profile) or parse_source_line(before) is not None)
+        bool(text)
+        and len(text) <= SECTION_MAX_CHARS
+        and not _SENTENCE_END.search(text)
+        and not _is_footer(candidate.shown, profile)
+        and not _is_navigation(candidate, profile)
+        and parse_source_line(text) is None
+        and (
+            candidate.block == notice_block
+            or (before is not None and (_is_footer(before.shown, profile) or parse_source_line(before.text) is not None))
+        )
     )
 
 
 def _locate_tail(lines: list[Line], profile: SiteProfile):
-    """Walk back over notice, section, link rows and source line; return where the body ends."""
+    """Walk back over notice, section, link rows, navigation and source line; return where the body ends."""
     k = len(lines) - 1
-    while k >= 0 and _is_footer(lines[k].text, profile):
+    while k >= 0 and _is_template_line(lines[k], profile):
         k -= 1
-    notice_match = _matches(profile.notice, lines[k].text) if k >= 0 else None
+    notice_match = _matches(profile.notice, lines[k].shown) if k >= 0 else None
+    notice_block: int | None = None
     if notice_match:
+        notice_block = lines[k].block
         k -= 1
     section: str | None = None
-    if profile.section_rule == "after_link_row" and k >= 1 and _is_section(lines[k].text, lines[k - 1].text, profile):
-        section = lines[k].text
-        k -= 1
+    if profile.section_rule == "after_link_row" and k >= 0:
+        # The line above the candidate, images without text (decoration) passed over.
+        j = k - 1
+        while j >= 0 and not lines[j].text and not _is_footer(lines[j].shown, profile):
+            j -= 1
+        if _is_section(lines[k], lines[j] if j >= 0 else None, notice_block, profile):
+            section = lines[k].text
+            k -= 1
     source: SourceLine | None = None
     while k >= 0:
-        text = lines[k].text
-        if _is_footer(text, profile):
+        line = lines[k]
+        if _is_template_line(line, profile):
             k -= 1
             continue
         if source is None and profile.source_line:
-            parsed = parse_source_line(text)
-            if parsed is not None and parsed.raw == text:
+            parsed = parse_source_line(line.text)
+            if parsed is not None and parsed.raw == line.text:
                 source = parsed
                 k -= 1
                 continue
         break
     return k + 1, notice_match, section, source
+
+
+def _without_navigation(region: list[Line], profile: SiteProfile) -> list[Line]:
+    """The body's lines without images (alt text only) and in-page navigation: back-links, a table
+    of contents and its heading (a navigation label right above it)."""
+    kept = []
+    for i, line in enumerate(region):
+        if not line.text or _is_navigation(line, profile):
+            continue
+        following = region[i + 1] if i + 1 < len(region) else None
+        if (not line.link_chars and _is_piece_line(profile.navigation, line.text)
+                and following is not None and following.anchor_chars and _is_navigation(following, profile)):
+            continue
+        kept.append(line)
+    return kept
 
 
 def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> str | None:
@@ -459,7 +539,7 @@ def _templated_parts(tree: lxml.html.HtmlElement, lines: list[Line], profile: Si
     lines = lines[:body_end]
     start, date_line, document_date = _locate_head(lines, profile)
     title, body_start = _title_from(lines, start)
-    region = lines[body_start:body_end]
+    region = _without_navigation(lines[body_start:body_end], profile)
 
     chars = sum(len(line.text) for line in region) or 1
     link_share = sum(line.link_chars for line in region) / chars
@@ -488,16 +568,14 @@ def _templated_parts(tree: lxml.html.HtmlElement, lines: list[Line], profile: Si
 def _generic_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str | None) -> PageParts:
     """Any other site: trafilatura's main text, with the headline, a date line under it and a
     closing source line taken out."""
-    title = _heading_title(tree, profile)
+    title = page_title(tree) or _html_title(tree, profile)
     main = _trafilatura_text(tree, url, profile) or ""
     lines = [line for line in (_collapse(raw) for raw in main.splitlines()) if line]
-    if lines and title and lines[0] == title:
+    if lines and title and _collapse(lines[0]) in (title, _heading_text(tree)):
         lines = lines[1:]
-    date_line, document_date = None, None
-    if lines and (when := parse_date(lines[0])) is not None and when.year is not None:
-        date_line, document_date = lines.pop(0), when
-    elif (found := _date_under_heading(tree)) is not None:
-        date_line, document_date = found
+    document_date, date_line, date_source = page_date(tree, url, _heading(tree), lines[0] if lines else None)
+    if date_line is not None and lines and lines[0] == date_line:
+        lines.pop(0)
     source = None
     if profile.source_line and lines and (parsed := parse_source_line(lines[-1])) is not None and parsed.raw == lines[-1]:
         source = parsed
@@ -506,7 +584,8 @@ def _generic_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str |
     # listing; the link texts are gathered for those alone (they cost a URL join per link).
     link_texts = _internal_link_texts(tree, url) if url is None or directory_like(url) else frozenset()
     return PageParts(title=title, body=lines, date_line=date_line, document_date=document_date, source=source,
-                     link_share=listing_share(lines, link_texts), link_texts=link_texts)
+                     link_share=listing_share(lines, link_texts), link_texts=link_texts, date_source=date_source,
+                     teasers=teaser_texts(tree, url))
 
 
 def directory_like(url: str) -> bool:
@@ -559,7 +638,16 @@ def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | 
     """
     if not region:
         return []
-    main = _trafilatura_text(tree, url, profile)
+    # Obsolete block elements are shown to trafilatura as the standard element they stand for (it
+    # loses the loose text that follows a <center>), then put back.
+    renamed = [(element, element.tag) for element in tree.iter(*_TRAFILATURA_EQUIVALENTS)]
+    for element, tag in renamed:
+        element.tag = _TRAFILATURA_EQUIVALENTS[tag]
+    try:
+        main = _trafilatura_text(tree, url, profile)
+    finally:
+        for element, tag in renamed:
+            element.tag = tag
     if not main:
         return [line.text for line in region]
     # Each line is looked for near where the last one was found, never in the whole text: the

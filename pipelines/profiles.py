@@ -45,6 +45,16 @@ def _pieces_line(pieces: list[str]) -> re.Pattern | None:
     return re.compile(rf"(?:{piece})(?:\s*\|?\s*(?:{piece}))*\s*\|?")
 
 
+# Back-links are dressed up: "[Volver]", "<< Back", "^ Top", "« Inicio »", "Índice:".
+_DECORATION = r"[\s\[\](){}<>«»^↑|·•*:.\-–—]*"
+
+
+def _navigation_line(pieces: list[str]) -> re.Pattern | None:
+    """A line made only of these navigation labels, perhaps bracketed or after an arrow."""
+    line = _pieces_line(pieces)
+    return re.compile(rf"{_DECORATION}(?:{line.pattern}){_DECORATION}") if line else None
+
+
 @dataclass(frozen=True)
 class SiteProfile:
     name: str
@@ -64,6 +74,8 @@ class SiteProfile:
     notice: tuple[re.Pattern, ...] = ()
     section_rule: str = "none"
     source_line: bool = True
+    navigation: re.Pattern | None = None
+    in_page_navigation: bool = False
     trafilatura: dict = field(default_factory=dict)
     prune_xpaths: tuple[str, ...] = ()
     compiled_prune_xpaths: tuple[etree.XPath, ...] = field(default=(), compare=False, repr=False)
@@ -73,6 +85,7 @@ class SiteProfile:
     def from_toml(cls, path: Path) -> SiteProfile:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         title, header, footer = data.get("title", {}), data.get("header", {}), data.get("footer", {})
+        body = data.get("body", {})
         links = header.get("language_links")
         return cls(
             name=data["name"],
@@ -92,6 +105,8 @@ class SiteProfile:
             notice=_compile_all(footer.get("notice", [])),
             section_rule=footer.get("section", "none"),
             source_line=bool(footer.get("source_line", True)),
+            navigation=_navigation_line(body.get("navigation", [])),
+            in_page_navigation=bool(body.get("in_page_navigation", False)),
             trafilatura=dict(data.get("trafilatura", {})),
             prune_xpaths=tuple(data.get("prune_xpaths", [])),
             compiled_prune_xpaths=_compile_xpaths(data.get("prune_xpaths", []), path),

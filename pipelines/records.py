@@ -22,6 +22,7 @@ from .dates import parse_dateline
 from .encoding import PageSkipped, decode_html
 from .budgets import MAX_BYTES, MAX_ELEMENTS
 from .extraction import LISTING_LINK_SHARE, PageParts, listing_share, read_page as read_tree
+from .generic import teaser_share
 from .language import detect_language
 from .profiles import SiteProfile, load_profile, profile_for_url
 from .schema import RECORD_FIELDS, SCHEMA_VERSION
@@ -112,10 +113,11 @@ def finish_record(draft: PageDraft, boilerplate: frozenset[str] = frozenset(), p
     if parts.link_texts is None:
         link_share = parts.link_share  # the site profile located the article: its own link share
     else:
-        # No profile: a directory-like page is judged on the lines left once boilerplate is gone.
-        link_share = listing_share(body_lines, parts.link_texts)
+        # No profile: judged on the lines left once boilerplate is gone: a directory-like page whose
+        # lines open with link texts, or any page whose body is made of teaser items.
+        link_share = max(listing_share(body_lines, parts.link_texts), teaser_share(body_lines, parts.teasers))
     if link_share >= LISTING_LINK_SHARE:
-        raise PageSkipped("listing_page", f"{link_share:.0%} of the text is links")
+        raise PageSkipped("listing_page", f"{link_share:.0%} of the text is links or teaser items")
     text = "\n".join(body_lines)
     if not text.strip():
         raise PageSkipped("no_text")

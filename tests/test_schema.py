@@ -46,7 +46,7 @@ def test_the_schema_is_a_valid_2020_12_schema_at_the_documented_path():
 
 def test_every_gold_record_validates():
     records = gold_records()
-    assert len(records) == 48
+    assert records and len({record["url"] for record in records}) == len(records)
     for record in records:
         assert record_errors(with_fields(record)) == [], record["url"]
 
