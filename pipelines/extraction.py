@@ -571,7 +571,9 @@ def _generic_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str |
     title = page_title(tree) or _html_title(tree, profile)
     main = _trafilatura_text(tree, url, profile) or ""
     lines = [line for line in (_collapse(raw) for raw in main.splitlines()) if line]
-    if lines and title and _collapse(lines[0]) in (title, _heading_text(tree)):
+    # The headline is the record's title, not text: as chosen, or with the kicker the title left out.
+    heading = _heading_text(tree)
+    if lines and title and (lines[0] == title or (lines[0] == heading and title in heading)):
         lines = lines[1:]
     document_date, date_line, date_source = page_date(tree, url, _heading(tree), lines[0] if lines else None)
     if date_line is not None and lines and lines[0] == date_line:
