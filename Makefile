@@ -7,7 +7,7 @@ MUC3 ?= ../shared/data/muc3/dev.tsv
 AEB ?= ../shared/benchmarks/aeb
 TRAFILATURA_EVAL ?= ../shared/benchmarks/trafilatura-eval
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Debian's chromium for tests/test_report_html.py (the crawl report rendered in a real browser),
+# installed when missing; where apt-get cannot run (not root) that test skips, except in CI.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+		|| echo "make: could not install chromium (apt-get needs root): tests/test_report_html.py will skip"
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

@@ -2,10 +2,14 @@
 
     archive-crawler extract --url URL FILE.html [--url URL FILE.html ...] [--model FILE]
     archive-crawler datelines < lines.txt
-    archive-crawler reprocess WARC [WARC ...] -o OUT.jsonl[.gz] [--batch-size N] [--state DIR] [--workers N]
+    archive-crawler reprocess WARC [WARC ...] -o OUT.jsonl[.gz] [--batch-size N] [--state DIR]
+                              [--workers N | --scheduler tcp://HOST:PORT [--scheduler-timeout S] [--slice-size N]]
+    archive-crawler wacz WARC [WARC ...] -o OUT.wacz [--records FILE ...] [--title T] [--description D] [--workers N]
+    archive-crawler export IN.jsonl[.gz] [IN ...] -o OUT.parquet [--skip-invalid]
     archive-crawler schedule run [--config crawls.toml] [--now ISO-DATETIME] [-v]
     archive-crawler schedule list [--config crawls.toml] [--now ISO-DATETIME] [--json]
     archive-crawler schedule check [--config crawls.toml]
+    archive-crawler schedule cancel NAME [--config crawls.toml]
 
 Bad input gets one line on stderr (``archive-crawler: ...``) and a non-zero exit status, never a
 traceback. JSON goes to stdout as UTF-8 whatever the locale.
@@ -170,9 +174,13 @@ def cmd_datelines(args: argparse.Namespace) -> int:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     import logging
 
+    from .cluster import ClusterError
     from .reprocess import reprocess, state_file, warc_problem
 
     logging.basicConfig(level=logging.WARNING, format="archive-crawler: %(message)s")
+    if args.scheduler is not None and args.workers is not None:
+        _error("--workers is for a local run; with --scheduler the dask workers do the work")
+        return 2
     missing = [path for path in args.warc if not Path(path).exists()]
     if missing:
         print(f"archive-crawler: no such WARC file: {', '.join(missing)}", file=sys.stderr)
@@ -194,7 +202,12 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         result = reprocess(args.warc, args.output, batch_size=args.batch_size, fsync=args.fsync,
-                           learning=not args.no_learning, model=model, state=args.state, workers=args.workers)
+                           learning=not args.no_learning, model=model, state=args.state, workers=args.workers,
+                           scheduler=args.scheduler, scheduler_timeout=args.scheduler_timeout,
+                           slice_size=args.slice_size)
+    except ClusterError as exc:
+        _error(str(exc))
+        return exc.status
     except (ValueError, KeyError, OSError) as exc:
         print(f"archive-crawler: {exc}", file=sys.stderr)
         return 2
@@ -212,16 +225,81 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def cmd_wacz(args: argparse.Namespace) -> int:
+    import logging
+
+    from .reprocess import cpu_count
+    from .wacz import WaczError, package, read_records, wacz_output, warc_inputs
+
+    logging.basicConfig(level=logging.WARNING, format="archive-crawler: %(message)s")
+    # A file the record engine cannot read is said once, below, by the error it raises.
+    logging.getLogger("crawler.reprocess").addFilter(lambda record: record.levelno < logging.ERROR)
+    # Every input and the output are checked before anything is read or written (exit status 2).
+    problems: list[str] = []
+    warcs = output = None
+    try:
+        warcs = warc_inputs(args.warc)
+    except WaczError as exc:
+        problems += exc.problems
+    try:
+        output = wacz_output(args.output)
+    except WaczError as exc:
+        problems += exc.problems
+    records = None
+    if not problems and args.records:
+        try:
+            records = list(read_records(args.records))
+        except WaczError as exc:
+            problems += exc.problems
+    if problems:
+        for problem in problems:
+            _error(problem)
+        return 2
+    try:
+        result = package(warcs, output, records, title=args.title, description=args.description,
+                         workers=cpu_count() if args.workers is None else args.workers)
+    except WaczError as exc:
+        for problem in exc.problems:
+            _error(problem)
+        return 1
+    except OSError as exc:
+        _error(f"cannot write {args.output}: {exc.strerror or exc}")
+        return 1
+    if result.missing:
+        _error(f"{len(result.missing)} of {result.records} records have no page in these WARC files, "
+               f"left out of pages/pages.jsonl (e.g. {result.missing[0]})")
+    if result.unresolved:
+        _error(f"{result.unresolved} revisit record(s) refer to captures that are not in these WARC files "
+               "(an earlier crawl's): give those files too, or those pages will not replay")
+    print(f"archive-crawler: {result.output}: {len(result.warcs)} WARC file(s), {len(result.pages)} pages, "
+          f"{result.bytes} bytes", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import ExportError, export
+
+    try:
+        result = export(args.input, args.output, skip_invalid=args.skip_invalid)
+    except ExportError as exc:
+        _error(str(exc))
+        return 2
+    skipped = f"; skipped {result.skipped} invalid line(s), the first {result.first_skip}" if result.skipped else ""
+    print(f"archive-crawler: {result.records} records from {len(result.files)} file(s) written to "
+          f"{result.output}{skipped}", file=sys.stderr)
+    return 0
+
+
 def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _load_crawls(config: str):
-    """The crawls of the config, or None when it has problems (each said in one line)."""
-    from .schedule import ConfigError, load_config
+def _load_schedule(config: str):
+    """The crawls and Scrapyd nodes of the config, or None when it has problems (each said in one line)."""
+    from .schedule import ConfigError, load_schedule
 
     try:
-        return load_config(config)
+        return load_schedule(config)
     except ConfigError as exc:
         for problem in exc.problems:
             _error(problem)
@@ -229,31 +307,44 @@ def _load_crawls(config: str):
 
 
 def cmd_schedule_check(args: argparse.Namespace) -> int:
-    crawls = _load_crawls(args.config)
-    if crawls is None:
+    schedule = _load_schedule(args.config)
+    if schedule is None:
         return 2
-    print(f"archive-crawler: {args.config}: {len(crawls)} crawl(s), no problems found", file=sys.stderr)
+    nodes = f", {len(schedule.cluster.nodes)} Scrapyd node(s)" if schedule.cluster is not None else ""
+    print(f"archive-crawler: {args.config}: {len(schedule.crawls)} crawl(s){nodes}, no problems found", file=sys.stderr)
     return 0
 
 
 def cmd_schedule_run(args: argparse.Namespace) -> int:
     from .schedule import Clock, run_due
 
-    crawls = _load_crawls(args.config)
-    if crawls is None:
+    schedule = _load_schedule(args.config)
+    if schedule is None:
         return 2
-    outcomes = run_due(crawls, Clock(args.now), say=_say, verbose=args.verbose)
+    if schedule.cluster is not None:
+        from . import nodes
+
+        return 1 if nodes.run_due(schedule, Clock(args.now), say=_say, verbose=args.verbose).failed else 0
+    outcomes = run_due(schedule.crawls, Clock(args.now), say=_say, verbose=args.verbose)
     return 1 if any(outcome.failed for outcome in outcomes) else 0
 
 
 def cmd_schedule_list(args: argparse.Namespace) -> int:
     from .schedule import Clock, status
 
-    crawls = _load_crawls(args.config)
-    if crawls is None:
+    schedule = _load_schedule(args.config)
+    if schedule is None:
         return 2
     now = Clock(args.now)()
-    rows = [status(crawl, now) for crawl in crawls]
+    on_nodes = schedule.cluster is not None
+    if on_nodes:
+        from . import nodes
+
+        rows, down = nodes.list_rows(schedule, now)
+        for line in down:
+            _error(line)
+    else:
+        rows = [status(crawl, now) for crawl in schedule.crawls]
     if args.json:
         for row in rows:
             _print_json(row)
@@ -263,18 +354,44 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
         run = row["last_run"]
         if run is None:
             return "never"
+        if run.get("cancelled"):
+            return f"{run['started']} cancelled"
         if run.get("ended") is not None:
             return f"{run['started']} exit {run.get('exit_status')}"
+        if on_nodes:
+            return f"{run['started']} on node"
         return f"{run['started']} {'running' if row['running'] else 'interrupted'}"
 
-    table = [("CRAWL", "SCHEDULE", "NEXT SLOT (UTC)", "LAST RUN", "DUE", "WHY")]
+    header = ("CRAWL", "SCHEDULE", "NEXT SLOT (UTC)", "LAST RUN", "DUE")
+    table = [(*header, "NODE", "JOB", "STATUS", "WHY") if on_nodes else (*header, "WHY")]
     for row in rows:
         due = "running" if row["running"] else "yes" if row["due"] else "no"
-        table.append((row["name"], row["schedule"], row["next_slot"], last_run(row), due, row["reason"]))
+        cells = (row["name"], row["schedule"], row["next_slot"], last_run(row), due)
+        if on_nodes:
+            cells += (row["node"] or "-", row["job"] or "-", row["job_status"] or "-")
+        table.append((*cells, row["reason"]))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
     for line in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
     return 0
+
+
+def cmd_schedule_cancel(args: argparse.Namespace) -> int:
+    from .schedule import Clock, ConfigError
+
+    schedule = _load_schedule(args.config)
+    if schedule is None:
+        return 2
+    if schedule.cluster is None:
+        _error(f"{args.config} names no Scrapyd node: a crawl run here stops with SIGTERM to its schedule run")
+        return 2
+    from . import nodes
+
+    try:
+        return nodes.cancel(schedule, args.name, Clock(), say=_say)
+    except ConfigError as exc:
+        _error(str(exc))
+        return 2
 
 
 def _moment(value: str):
@@ -291,6 +408,19 @@ def _batch_size(value: str) -> int:
     if size <= 0:
         raise argparse.ArgumentTypeError("must be a positive number of records")
     return size
+
+
+def _positive(kind: type, unit: str):
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of {unit}: {value!r}") from None
+        if not number > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number of {unit}")
+        return number
+
+    return parse
 
 
 def _workers(value: str) -> int:
@@ -370,7 +500,70 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument(
         "--workers", type=_workers, metavar="N", help="worker processes (default: one per core; 0: this process)"
     )
+    reprocess.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT",
+        help="run on this dask.distributed scheduler's workers instead (the same records; the WARC files at the "
+        "same paths on every worker); the output is then numbered parts: OUT with %%(batch_id)d, else "
+        "OUT-00001.jsonl... (README, 'Re-extraction on a Dask cluster')",
+    )
+    reprocess.add_argument(
+        "--scheduler-timeout", type=_positive(float, "seconds"), metavar="S",
+        help="seconds to wait for the scheduler to answer, for a first worker, and without any worker "
+        "mid-run (default 30)",
+    )
+    reprocess.add_argument(
+        "--slice-size", type=_positive(int, "responses"), metavar="N",
+        help="with --scheduler: response records per dask task (default 100)",
+    )
     reprocess.set_defaults(func=cmd_reprocess)
+
+    wacz = commands.add_parser(
+        "wacz",
+        help="package a crawl's WARC files as a WACZ file (index, article pages, datapackage)",
+        description="Writes a WACZ 1.1.1 file (https://specs.webrecorder.net/wacz/1.1.1/) with the wacz "
+        "package: the WARC files (archive/), their CDXJ index (indexes/), pages/pages.jsonl listing the "
+        "crawl's article pages (its records) with their titles, and datapackage.json. Replay it with pywb "
+        "or ReplayWeb.page; check it with `wacz validate -f OUT.wacz`. Exit status 2 for bad input, 1 when "
+        "the package could not be made.",
+    )
+    wacz.add_argument("warc", nargs="+", metavar="WARC",
+                      help="WARC files (.warc.gz or .warc), or folders standing for the WARC files in them")
+    wacz.add_argument("-o", "--output", required=True, metavar="OUT.wacz",
+                      help="the WACZ file to write (replaced if it exists)")
+    wacz.add_argument(
+        "--records", action="append", metavar="FILE",
+        help="the crawl's records (its -O output, JSON Lines, .gz allowed; repeat for batch files): the pages "
+        "to list; without it the records are made again from the WARC files, as reprocess makes them",
+    )
+    wacz.add_argument("--title", help="the package's title (default: SPIDER crawl of START-URL, from the warcinfo)")
+    wacz.add_argument("--description", help="the package's description")
+    wacz.add_argument(
+        "--workers", type=_workers, metavar="N",
+        help="without --records: worker processes making the records (default: one per core; 0: this process)",
+    )
+    wacz.set_defaults(func=cmd_wacz)
+
+    export = commands.add_parser(
+        "export",
+        help="write records from JSON Lines files to one Parquet file, with declared column types",
+        description="Reads JSON Lines records (plain or gzip, e.g. a crawl's batch files), checks each against "
+        "the record schema and writes them, in order, to a Parquet file whose column types come from "
+        "schema/record-v1.json: dates as text at their precision plus <date>_start (DATE) and "
+        "<date>_precision (year, month, day), source and dateline as structs, revision as an integer. "
+        "Written to a temporary file and renamed: on any error OUT is left as it was. Exit status 2 for "
+        "bad input (a missing file, a line that is not JSON or not a valid record: one line naming FILE:LINE).",
+    )
+    export.add_argument(
+        "input", nargs="+", metavar="IN",
+        help="JSON Lines files (.jsonl, .jsonl.gz); a folder stands for its *.jsonl[.gz] files, a quoted glob "
+        "for the files it matches (both in natural order: records-2 before records-10)",
+    )
+    export.add_argument("-o", "--output", required=True, metavar="OUT", help="the Parquet file to write (replaced)")
+    export.add_argument(
+        "--skip-invalid", action="store_true",
+        help="skip lines that are not valid records (counted, the first named) instead of failing",
+    )
+    export.set_defaults(func=cmd_export)
 
     schedule = commands.add_parser(
         "schedule",
@@ -384,11 +577,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the crawls that are due, one after another (call it every minute from cron or a systemd timer)",
         description="Starts each crawl whose latest cron slot at or before now is later than the start of its "
         "last run (a crawl never run is due at once; missed slots give one run). A crawl whose lock is held by "
-        "another run is skipped. Exit status: 0, 1 when a crawl that ran exited non-zero, 2 for a bad config "
+        "another run is skipped. With [[node]] tables in crawls.toml the crawls go to Scrapyd nodes instead, one "
+        "node per site, without waiting: the egg is deployed where it is missing, jobs that ended are copied back, "
+        "a node that is down is said in one line and its crawls wait. Exit status: 0, 1 when a crawl that ran "
+        "exited non-zero (or a node is down, or a job could not be sent), 2 for a bad config "
         "(checked whole first, as schedule check does: nothing runs then).",
     )
     listing = schedule_commands.add_parser(
-        "list", help="each crawl, its next slot, its last run and whether it is due now"
+        "list", help="each crawl, its next slot, its last run and whether it is due now (with nodes: node, job, status)"
     )
     check = schedule_commands.add_parser(
         "check",
@@ -398,7 +594,16 @@ def build_parser() -> argparse.ArgumentParser:
         "site without CONTACT_URL). One line per problem; exit status 0 when there is none, else 2. "
         "schedule run and schedule list make the same checks first.",
     )
-    for sub in (run, listing, check):
+    cancel = schedule_commands.add_parser(
+        "cancel",
+        help="stop a crawl's job on its Scrapyd node (cancel.json); it is not resumed",
+        description="Cancels the job of the crawl on its Scrapyd node: a pending job is taken off the node's queue, "
+        "a running one stopped gracefully (SIGINT); the next schedule run copies what it wrote. The crawl waits for "
+        "its next slot. Exit status 0; 1 when it has no job to stop or the node does not answer; 2 for a bad config.",
+    )
+    cancel.add_argument("name", metavar="NAME", help="the crawl's name in crawls.toml")
+    cancel.set_defaults(func=cmd_schedule_cancel)
+    for sub in (run, listing, check, cancel):
         sub.add_argument("--config", default="crawls.toml", metavar="FILE",
                          help="the crawls file (default: crawls.toml); relative output folders are relative to its folder")
     check.set_defaults(func=cmd_schedule_check)

@@ -1,5 +1,6 @@
 """`make demo`: serve the bundled mock archive on 127.0.0.1, crawl it with the nizkor spider,
-write JSON Lines and WARC files and print what the crawl did."""
+write JSON Lines and WARC files and print what the crawl did (skip reasons named as in the crawl
+report, whose report.html it points to)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
+from crawler.report import INDEX_HTML, REPORT_HTML, REPORT_JSON, REPORTS, build_report, reason_words
 from crawler.spiders.nizkor import NizkorSpider
 from fixtures.server import running_server
 from pipelines.schema import DATE_FIELDS
@@ -44,32 +46,40 @@ def crawl(start_url: str, output: Path, warc_dir: Path | None = None, state: Pat
     return crawler.stats.get_stats()
 
 
+def crawl_report(stats: dict, output: Path) -> dict:
+    """The crawl report written beside the output (crawler/report.py), else one built from the stats."""
+    path = output.parent / REPORT_JSON
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return build_report(stats, spider=NizkorSpider.name, start_url=None, output=str(output))
+
+
 def summary(stats: dict, output: Path, warc_files: list[Path] = ()) -> str:
+    """What the crawl did, in the crawl report's own names for skip reasons (``reason_words``)."""
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines() if line.strip()]
+    report = crawl_report(stats, output)
     languages = Counter(r["language"] for r in records)
     sections = Counter(r["section"] or "(none)" for r in records)
-    skips = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("archive/skipped/")}
-    skips.update({f"http_{k.rsplit('/', 1)[1]}": v for k, v in stats.items()
-                  if k.startswith("httperror/response_ignored_status_count/")})
-    if stats.get("robotstxt/forbidden"):
-        skips["robots_txt"] = stats["robotstxt/forbidden"]
-    if stats.get("archive/links/offsite"):
-        skips["offsite_links"] = stats["archive/links/offsite"]
-    if stats.get("dupefilter/filtered"):
-        skips["duplicate_requests"] = stats["dupefilter/filtered"]
+    skipped = {name: n for name, n in report["skipped"].items() if name != "http_error" and n}
+    skipped.update({f"http_error {code}": n for code, n in report["skipped"]["http_error"].items()})
     lines = [
         f"output:          {output}",
-        f"pages fetched:   {stats.get('downloader/response_count', 0)} responses, "
-        f"{stats.get('archive/pages/fetched', 0)} pages read",
+        f"pages fetched:   {report['pages']['fetched']} responses, {report['pages']['read']} pages read",
         f"records written: {len(records)}",
         "by language:     " + ", ".join(f"{k} {v}" for k, v in languages.most_common()),
         "by section:",
         *(f"  {v:4d}  {k}" for k, v in sections.most_common()),
-        "skipped:",
-        *(f"  {v:4d}  {k}" for k, v in sorted(skips.items())),
+        "skipped (the crawl report's names):",
+        *(f"  {v:4d}  {k}: {reason_words(k)}" for k, v in skipped.items()),
         "records with each date field:",
         *(f"  {sum(1 for r in records if r[f]):4d}  {f}" for f in DATE_FIELDS),
     ]
+    done = report.get("completeness") or {}
+    if done.get("linked"):
+        lines.append(f"completeness:    {done['linked']} pages linked from {done['index_pages']} index pages, "
+                     f"{done['missing']} gave neither a record nor a skip: "
+                     + ", ".join(f"{n} {reason}" for reason, n in done["missing_by_reason"].items() if n))
     if warc_files:
         lines += [
             f"WARC capture:    {stats.get('warc/records/response', 0)} responses in {len(warc_files)} file(s):",
@@ -77,6 +87,10 @@ def summary(stats: dict, output: Path, warc_files: list[Path] = ()) -> str:
             "re-make the records from them without the network:",
             f"  .venv/bin/archive-crawler reprocess {' '.join(map(str, warc_files))} -o out/reprocessed.jsonl",
         ]
+    folder = output.parent
+    if (folder / REPORT_HTML).is_file():
+        lines += [f"crawl report:    {folder / REPORT_HTML} (and report.json, report.md)",
+                  f"every run:       {folder / REPORTS / INDEX_HTML}"]
     if stats.get("archive/failed_reason"):
         lines.append(f"CRAWL FAILED: {stats['archive/failed_reason']}")
     return "\n".join(lines)

@@ -15,6 +15,10 @@ Revisions: without a crawl state every page's first record is revision 1, as on 
 Given the crawl's state (``--state``), a record's revision is decided against what that state knew
 before the crawl that made the capture (``crawl-id`` in the ``warcinfo``, else its last crawl):
 the crawl's own revisions, on re-crawls too. The state is only read.
+
+On a dask.distributed cluster (``scheduler``, ``--scheduler tcp://HOST:PORT``) the same chain runs
+with its reading and finishing in the cluster's tasks and everything order-dependent here: see
+``crawler/cluster.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,18 @@ from crawler.workers import PageJob, RecordPool
 from pipelines.boilerplate import BoilerplateModel
 from pipelines.profiles import SiteProfile, load_profile, profile_for_url
 
-__all__ = ["ReprocessResult", "cpu_count", "records_from_warcs", "reprocess", "state_file", "warc_problem"]
+__all__ = [
+    "ReprocessResult",
+    "capture_crawl_id",
+    "cpu_count",
+    "page_body",
+    "page_job",
+    "read_problem",
+    "records_from_warcs",
+    "reprocess",
+    "state_file",
+    "warc_problem",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +122,45 @@ def _profile(response: CapturedResponse) -> SiteProfile:
     return profile_for_url(response.url)
 
 
-def _crawl_id(response: CapturedResponse) -> int | None:
+def capture_crawl_id(response: CapturedResponse) -> int | None:
     try:
         return int(response.warcinfo.get("crawl-id") or 0) or None
     except ValueError:
         return None
 
 
+def page_body(response: CapturedResponse, counts: Counter) -> bytes | None:
+    """The decoded body of a captured response the spider would have been handed, else None (counted
+    as the crawl counts it: ``responses``, ``pages/fetched``, ``skipped/<reason>``)."""
+    counts["responses"] += 1
+    if not reaches_spider(response.status):
+        counts[f"skipped/http_{response.status}"] += 1
+        return None
+    if urlsplit(response.url).path == "/robots.txt":
+        counts["skipped/robots_txt"] += 1
+        return None
+    counts["pages/fetched"] += 1
+    try:
+        return response.decoded_body()
+    except Exception as exc:  # the crawl's HttpCompressionMiddleware fails on it too
+        counts["skipped/undecodable"] += 1
+        logger.debug("Cannot undo the content coding of %s: %s", response.url, exc)
+        return None
+
+
+def page_job(response: CapturedResponse, body: bytes) -> tuple[PageJob, SiteProfile]:
+    """The job the crawl would have sent to a worker for this response, and its site profile."""
+    profile = _profile(response)
+    return PageJob(body, response.url, response.header("Content-Type"), profile.name, response.date, follow=False), profile
+
+
+def read_problem(path: str | os.PathLike, exc: BaseException) -> str:
+    """What ``result.errors`` says of a file that could not be read to the end."""
+    return f"{path}: {str(exc).strip()}"
+
+
 def _pages(paths: Iterable[str | os.PathLike], result: ReprocessResult) -> Iterator[tuple[CapturedResponse, bytes]]:
     """The captured responses the spider would have been handed, with their decoded bodies."""
-    counts = result.counts
     for path in paths:
         problem = warc_problem(path)
         if problem is not None:
@@ -125,23 +169,11 @@ def _pages(paths: Iterable[str | os.PathLike], result: ReprocessResult) -> Itera
             continue
         try:
             for response in read_responses(path):
-                counts["responses"] += 1
-                if not reaches_spider(response.status):
-                    counts[f"skipped/http_{response.status}"] += 1
-                    continue
-                if urlsplit(response.url).path == "/robots.txt":
-                    counts["skipped/robots_txt"] += 1
-                    continue
-                counts["pages/fetched"] += 1
-                try:
-                    body = response.decoded_body()
-                except Exception as exc:  # the crawl's HttpCompressionMiddleware fails on it too
-                    counts["skipped/undecodable"] += 1
-                    logger.debug("Cannot undo the content coding of %s: %s", response.url, exc)
-                    continue
-                yield response, body
+                body = page_body(response, result.counts)
+                if body is not None:
+                    yield response, body
         except (ArchiveLoadFailed, OSError) as exc:
-            message = f"{path}: {str(exc).strip()}"
+            message = read_problem(path, exc)
             result.errors.append(message)
             logger.error("Cannot read %s", message)
 
@@ -156,9 +188,8 @@ async def _records(
     ahead = 2 * run.pool.capacity
 
     async def one(response: CapturedResponse, body: bytes) -> None:
-        profile = _profile(response)
-        job = PageJob(body, response.url, response.header("Content-Type"), profile.name, response.date, follow=False)
-        for built in await run.page(job, profile, _crawl_id(response)):
+        job, profile = page_job(response, body)
+        for built in await run.page(job, profile, capture_crawl_id(response)):
             if built.record is not None:
                 await done.put(built.record)
 
@@ -220,11 +251,21 @@ def records_from_warcs(
     model: BoilerplateModel | None = None,
     state: str | os.PathLike | None = None,
     workers: int = 0,
+    scheduler: str | None = None,
+    scheduler_timeout: float | None = None,
+    slice_size: int | None = None,
 ) -> list[dict]:
-    """The records the crawl would have written from these captures (in this process by default)."""
+    """The records the crawl would have written from these captures (in this process by default;
+    on the dask.distributed scheduler at ``scheduler``, see ``crawler/cluster.py``)."""
     records: list[dict] = []
-    _run(paths, result if result is not None else ReprocessResult(), records.append,
-         learning=learning, model=model, state=state, workers=workers)
+    result = result if result is not None else ReprocessResult()
+    if scheduler is not None:
+        from crawler.cluster import run_on_cluster
+
+        run_on_cluster(paths, result, records.append, scheduler=scheduler, timeout=scheduler_timeout,
+                       slice_size=slice_size, learning=learning, model=model, state=state)
+        return records
+    _run(paths, result, records.append, learning=learning, model=model, state=state, workers=workers)
     return records
 
 
@@ -238,11 +279,36 @@ def reprocess(
     model: BoilerplateModel | None = None,
     state: str | os.PathLike | None = None,
     workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_timeout: float | None = None,
+    slice_size: int | None = None,
 ) -> ReprocessResult:
     """Write the records of these WARC files to ``output`` (JSON Lines; ``.gz`` for gzip; with
     ``batch_size``, numbered files: ``%(batch_id)d`` in ``output``), on ``workers`` processes
-    (default: one per core)."""
+    (default: one per core), or on the dask.distributed ``scheduler`` (``tcp://HOST:PORT``): then
+    always in numbered parts (``crawler.cluster.part_template``), written once the scheduler has
+    answered and a worker has joined."""
     result = ReprocessResult()
+    if scheduler is not None:
+        from crawler.cluster import PART_RECORDS, part_template, remove_parts, run_on_cluster
+
+        template = part_template(output)
+        writer: RecordWriter | None = None
+
+        def start() -> None:  # the cluster is there: only now are earlier parts replaced
+            nonlocal writer
+            remove_parts(template)
+            writer = RecordWriter(template, batch_size=batch_size or PART_RECORDS, fsync=fsync)
+
+        try:
+            run_on_cluster(paths, result, lambda record: writer.write(record), start=start, scheduler=scheduler,
+                           timeout=scheduler_timeout, slice_size=slice_size, learning=learning, model=model,
+                           state=state)
+        finally:
+            if writer is not None:
+                writer.close()
+                result.outputs = [str(p) for p in writer.paths]
+        return result
     with RecordWriter(output, batch_size=batch_size, fsync=fsync) as writer:
         _run(paths, result, writer.write, learning=learning, model=model, state=state,
              workers=cpu_count() if workers is None else workers)

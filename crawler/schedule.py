@@ -32,6 +32,8 @@ The rules (README, "Scheduled crawls and scrapyd"):
   ``KEEP_RUNS`` runs: slot, why it was due, start, end, exit status, output and log file names, pid.
 - Each run writes ``OUTPUT/<UTC start, YYYYmmddTHHMMSSZ>.jsonl`` (records) and ``.log`` (the crawl's
   stdout and stderr), with the crawl state in ``OUTPUT/state``.
+- With ``[[node]]`` tables the crawls run on Scrapyd nodes instead (``crawler/nodes.py``): the same
+  decisions, lock and run log; each site stays on one node, where its crawl state is.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,6 +58,7 @@ from croniter import croniter
 __all__ = [
     "ConfigError",
     "Crawl",
+    "Schedule",
     "Decision",
     "Outcome",
     "ProjectCheck",
@@ -64,6 +67,7 @@ __all__ = [
     "decide",
     "latest_slot",
     "load_config",
+    "load_schedule",
     "lock_holder",
     "next_slot",
     "read_runs",
@@ -82,12 +86,14 @@ STAMP = "%Y%m%dT%H%M%SZ"
 # the shell's for a process killed by SIGINT: the run is resumed, as one whose end was not recorded.
 INTERRUPTED_EXIT = 130
 
-KEYS = {"name", "spider", "start_url", "schedule", "output", "settings"}
+KEYS = {"name", "spider", "start_url", "schedule", "output", "settings", "node"}
+TOP_LEVEL = {"crawl", "node", "scrapyd"}
 REQUIRED = ("name", "spider", "schedule", "output")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 # Set by the schedule for every run; not to be set in crawls.toml.
-MANAGED_SETTINGS = {"CRAWL_STATE": f"the crawl state is always OUTPUT/{STATE_FOLDER}"}
+MANAGED_SETTINGS = {"CRAWL_STATE": f"the crawl state is always OUTPUT/{STATE_FOLDER}, or on a Scrapyd node "
+                                   "state/<spider>/<site>/ in the node's working directory"}
 
 
 class ConfigError(ValueError):
@@ -112,6 +118,17 @@ class Crawl:
     workdir: Path  # the folder of crawls.toml: the crawl's working directory
     start_url: str | None = None
     settings: tuple[tuple[str, str], ...] = ()
+    node: str | None = None  # the Scrapyd node it is pinned to (crawls.toml ``node``)
+    site: str | None = None  # the site it crawls (scheme, host, port; crawler.state.site_origin)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A crawls.toml: its crawls and, with ``[[node]]`` tables, the Scrapyd nodes they run on."""
+
+    config: Path
+    crawls: list[Crawl]
+    cluster: object | None = None  # crawler.nodes.Cluster
 
 
 @dataclass(frozen=True)
@@ -135,7 +152,13 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.action == "error" or (self.action == "ran" and self.exit_status != 0)
+        """An error, or a run that ended (here, or on a node: "finished") with a non-zero exit status;
+        a run stopped by ``schedule cancel`` did not fail."""
+        if self.action == "error":
+            return True
+        if self.action not in ("ran", "finished") or (self.run or {}).get("cancelled"):
+            return False
+        return self.exit_status != 0
 
 
 # Time ------------------------------------------------------------------------------------------
@@ -221,7 +244,7 @@ def _crawl(entry: dict, number: int, config: Path, problems: list[str]) -> Crawl
     for key in REQUIRED:
         if key not in entry:
             found.append(f"{where}: {key} is missing")
-    for key in ("name", "spider", "schedule", "output", "start_url"):
+    for key in ("name", "spider", "schedule", "output", "start_url", "node"):
         if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
             found.append(f"{where}: {key} must be a non-empty string")
     if usable("name") and not NAME.match(name):
@@ -271,7 +294,15 @@ def _crawl(entry: dict, number: int, config: Path, problems: list[str]) -> Crawl
         workdir=workdir,
         start_url=start_url,
         settings=tuple(pairs),
+        node=entry["node"].strip() if usable("node") else None,
+        site=_plain_site(start_url) if usable("start_url") else None,
     )
+
+
+def _plain_site(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased: the site of a crawl when the spider is not asked."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 def _project_settings(crawl: Crawl | None = None):
@@ -295,6 +326,7 @@ class ProjectCheck:
         self.config = config
         self.loader = None
         self.known: list[str] = []
+        self.sites: dict[str, str | None] = {}  # crawl name -> its site, as the spider sees it
         self.error: str | None = None
         from scrapy.spiderloader import get_spider_loader
 
@@ -322,10 +354,24 @@ class ProjectCheck:
         except Exception as exc:  # noqa: BLE001 - the spider cannot be made at all
             return [f"{where}: spider {crawl.spider!r} cannot start: {type(exc).__name__}: {exc}"]
         start_url = getattr(spider, "start_url", None) or crawl.start_url
+        self.sites[crawl.name] = _spider_site(spider, start_url)
         if start_url and requires_contact(_project_settings(crawl), start_url):
             return [f"{where}: {start_url} is a real site: name the operator with "
                     'settings = { CONTACT_URL = "https://example.org/your-contact" }']
         return []
+
+
+def _spider_site(spider, start_url: str | None) -> str | None:
+    """The site the spider's crawl state belongs to (``crawler.state.site_origin``: the profile's host
+    aliases folded), else the start URL's scheme, host and port."""
+    if not start_url:
+        return None
+    try:
+        from crawler.state import site_origin
+
+        return site_origin(start_url, spider.profile)
+    except Exception:  # noqa: BLE001 - an older crawler.state, or a spider without a profile
+        return _plain_site(start_url)
 
 
 def load_config(path: str | os.PathLike, *, check_project: bool = True) -> list[Crawl]:
@@ -333,6 +379,14 @@ def load_config(path: str | os.PathLike, *, check_project: bool = True) -> list[
 
     ``check_project``: also check each crawl against the project (``ProjectCheck``), so that a
     crawl that could not start is found now rather than at its slot."""
+    return load_schedule(path, check_project=check_project).crawls
+
+
+def load_schedule(path: str | os.PathLike, *, check_project: bool = True) -> Schedule:
+    """The crawls of a crawls.toml and its Scrapyd nodes (``[[node]]``, ``[scrapyd]``), checked together;
+    :class:`ConfigError` lists every problem found."""
+    from crawler.nodes import check_pins, parse_cluster
+
     config = Path(path)
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
@@ -345,9 +399,10 @@ def load_config(path: str | os.PathLike, *, check_project: bool = True) -> list[
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config}: not valid TOML: {exc}") from None
     problems: list[str] = []
-    unknown = sorted(set(data) - {"crawl"})
+    unknown = sorted(set(data) - TOP_LEVEL)
     if unknown:
-        problems.append(f"{config}: unknown top-level key(s) {', '.join(unknown)}; each crawl is a [[crawl]] table")
+        problems.append(f"{config}: unknown top-level key(s) {', '.join(unknown)}; each crawl is a [[crawl]] table "
+                        "(and each Scrapyd node a [[node]] table)")
     entries = data.get("crawl")
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         problems.append(f"{config}: no crawls: add [[crawl]] tables (see the crawls.toml in the repository)")
@@ -359,9 +414,11 @@ def load_config(path: str | os.PathLike, *, check_project: bool = True) -> list[
     for number, entry in enumerate(entries, 1):
         crawl = _crawl(entry, number, config, problems)
         if crawl is not None:
-            crawls.append(crawl)
             if project is not None:
                 problems += project.problems(crawl)
+                if project.sites.get(crawl.name):
+                    crawl = replace(crawl, site=project.sites[crawl.name])
+            crawls.append(crawl)
     names, outputs = set(), {}
     for crawl in crawls:
         if crawl.name in names:
@@ -373,9 +430,12 @@ def load_config(path: str | os.PathLike, *, check_project: bool = True) -> list[
                 f"{config}: crawls {outputs[folder]!r} and {crawl.name!r} have the same output folder {crawl.output}"
             )
         outputs[folder] = crawl.name
+    cluster = parse_cluster(data, config, problems)
+    if cluster is not None or "node" not in data:  # (bad [[node]] tables are said already)
+        problems += check_pins(crawls, cluster, config)
     if problems:
         raise ConfigError(problems)
-    return crawls
+    return Schedule(config=config, crawls=crawls, cluster=cluster)
 
 
 # Run log and lock --------------------------------------------------------------------------------
@@ -460,8 +520,11 @@ def lock_holder(folder: Path) -> str:
 
 def _interrupted(run: dict) -> bool:
     """A run whose end was not recorded, or that ended interrupted (exit status 130: Ctrl-C or
-    SIGTERM stopped the crawl, which its crawl state lets the next run resume)."""
-    return run.get("ended") is None or run.get("exit_status") == INTERRUPTED_EXIT
+    SIGTERM stopped the crawl, which its crawl state lets the next run resume; on a node, a crawl
+    whose process died: ``interrupted``). A run stopped by ``schedule cancel`` is not resumed."""
+    if run.get("cancelled"):
+        return False
+    return run.get("ended") is None or run.get("exit_status") == INTERRUPTED_EXIT or run.get("interrupted") is True
 
 
 def decide(schedule: str, runs: list[dict], now: datetime, max_attempts: int = MAX_ATTEMPTS) -> Decision:
@@ -527,10 +590,14 @@ def crawl_command(crawl: Crawl, output: Path, python: str = sys.executable) -> l
     return command
 
 
-def _new_files(folder: Path, moment: datetime) -> tuple[Path, Path]:
+def _new_files(folder: Path, moment: datetime, runs: list[dict] = ()) -> tuple[Path, Path]:
+    """``<UTC start>.jsonl`` and ``.log`` in ``folder``, a serial added when a file or a recorded run
+    has the name already (a node run's files come only when it ends)."""
     stamp = utc(moment).strftime(STAMP)
+    used = {run.get(key) for run in runs for key in ("output", "log")}
     name, serial = stamp, 1
-    while (folder / f"{name}.jsonl").exists() or (folder / f"{name}.log").exists():
+    while ((folder / f"{name}.jsonl").exists() or (folder / f"{name}.log").exists()
+           or f"{name}.jsonl" in used or f"{name}.log" in used):
         serial += 1
         name = f"{stamp}-{serial}"
     return folder / f"{name}.jsonl", folder / f"{name}.log"
@@ -600,7 +667,7 @@ def run_crawl(crawl: Crawl, clock: Callable[[], datetime], say: Callable[[str], 
         if not decision.due:
             message = f"{crawl.name}: not due: {decision.reason}; next slot {iso(next_slot(crawl.schedule, now))}"
             return Outcome(crawl, "not_due", message, decision)
-        output, log = _new_files(crawl.output, now)
+        output, log = _new_files(crawl.output, now, runs)
         command = crawl_command(crawl, output)
         run = {
             "slot": iso(decision.slot),

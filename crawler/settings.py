@@ -70,7 +70,7 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 # Everything the next run of a crawl starts from (learned boilerplate for now) lives in CRAWL_STATE;
-# empty means state/<spider>/ under the working directory.
+# empty means state/<spider>/<site>/ under the working directory (one folder per site).
 CRAWL_STATE = ""
 
 # Boilerplate learned from the site itself (pipelines/boilerplate.py): a line on at least
@@ -129,7 +129,12 @@ EXTENSIONS = {
     # report.json and report.md beside the output, and a progress line (crawler/report.py).
     "crawler.report.CrawlReport": 510,
     "crawler.report.CrawlProgress": 520,
+    # WACZ_FILE: this run's WARC files and records packaged as a WACZ file when the crawl closes (crawler/wacz.py).
+    "crawler.wacz.WaczPackager": 530,
 }
+# A WACZ file (%(name)s: the spider, %(time)s: the crawl's start) made of this run's WARC files (needs
+# WARC_DIR), its index and its article pages when the crawl closes; empty: none. A failure fails the crawl.
+WACZ_FILE = ""
 # Write report.json / report.md at the end of every crawl; log a progress line every N seconds (0: off).
 REPORT_ENABLED = True
 PROGRESS_INTERVAL = 10.0
@@ -151,3 +156,12 @@ FEED_STORAGES = {
 }
 
 LOG_LEVEL = "INFO"
+
+# Discovery beyond links (crawler/discovery.py): page URLs from the site's sitemaps (robots.txt
+# Sitemap: lines, else /sitemap.xml; indexes and gzip followed) and from the RSS/Atom/JSON feeds the
+# start page links in its <head>; at most DISCOVERY_MAX_DOCUMENTS sitemaps and feeds per run. Scope,
+# robots.txt, politeness and budgets apply to them and to what they list as to links; on a re-crawl a
+# page whose sitemap lastmod is older than its last fetch is not fetched again (it is unchanged).
+DISCOVER_SITEMAPS = True
+DISCOVER_FEEDS = True
+DISCOVERY_MAX_DOCUMENTS = 1000

@@ -17,6 +17,13 @@ revision a record gets is decided against what the state knew *before its crawl*
 (``previous_revision``): the crawl and ``archive-crawler reprocess --state`` of that crawl's WARC
 files give the same revisions. De-duplication reads the state too (``written_in_crawl``,
 ``text_held_by_other``), so it keeps no set in memory that grows with the crawl.
+
+WARC capture (``captures``, written by ``crawler/capture.py``): per canonical URL the page's last
+response record (target URI, WARC-Date, record ID, payload digest, HTTP status line and headers), which
+later revisit records refer to. With ``WARC_DIR`` set, capture is part of being finished: a page whose
+exchange could not be written in this crawl is not finished (a trigger on ``pages.done_crawl``
+enforces it, whoever marks the page), and a page with no usable capture (none yet, a write that failed,
+or fetched in full by a crawl without ``WARC_DIR``) is fetched unconditionally (``capture_missing``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
+    from crawler.warc import Capture, CaptureRef
+
 __all__ = [
     "STATE_FILE",
     "CrawlState",
@@ -48,6 +57,10 @@ __all__ = [
 ]
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS crawls (
     id INTEGER PRIMARY KEY,
     started TEXT NOT NULL,
@@ -87,6 +100,53 @@ CREATE INDEX IF NOT EXISTS revisions_by_text ON revisions (content_sha256);
 # The database in a CRAWL_STATE folder.
 STATE_FILE = "state.sqlite3"
 
+# WARC capture (crawler/capture.py): each page's last response record, what revisits refer to.
+# ``stale``: the page was fetched in full since, without capture; ``missing_crawl``: the crawl in which
+# an exchange of the page could not be written (cleared by the next one written). A page is not
+# finished in a crawl while its capture of that crawl is missing, whichever method marks it.
+CAPTURES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS captures (
+    canonical_url TEXT PRIMARY KEY,
+    target_uri TEXT,
+    warc_date TEXT,
+    record_id TEXT,
+    payload_digest TEXT,
+    http TEXT,
+    crawl_id INTEGER,
+    stale INTEGER NOT NULL DEFAULT 0,
+    missing_crawl INTEGER
+);
+CREATE TRIGGER IF NOT EXISTS finished_only_once_captured AFTER UPDATE OF done_crawl ON pages
+WHEN NEW.done_crawl IS NOT NULL AND NEW.done_crawl IS NOT OLD.done_crawl AND EXISTS (
+    SELECT 1 FROM captures WHERE canonical_url = NEW.canonical_url AND missing_crawl = NEW.done_crawl)
+BEGIN
+    UPDATE pages SET done_crawl = OLD.done_crawl WHERE canonical_url = NEW.canonical_url;
+END;
+"""
+
+# What became of each URL in a run, and the links of the site's index pages (crawler/report.py
+# lists them in the crawl report): see ``CrawlState.outcome`` and ``CrawlState.index_links``.
+OUTCOMES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_id INTEGER NOT NULL,
+    crawl_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    detail TEXT,
+    source TEXT,
+    UNIQUE (run_id, kind, url)
+);
+CREATE INDEX IF NOT EXISTS outcomes_by_crawl ON outcomes (crawl_id, url);
+CREATE TABLE IF NOT EXISTS index_links (
+    page TEXT NOT NULL,
+    link TEXT NOT NULL,
+    crawl_id INTEGER NOT NULL,
+    PRIMARY KEY (page, link)
+);
+"""
+# Links kept per index page, at most (the first ones on the page).
+MAX_INDEX_LINKS = 10_000
+
 
 def configured_state_dir(settings: BaseSettings, spider_name: str) -> Path | None:
     """``CRAWL_STATE`` as given (``<spider>`` or ``%(name)s`` stand for the spider), else ``None``."""
@@ -96,9 +156,24 @@ def configured_state_dir(settings: BaseSettings, spider_name: str) -> Path | Non
     return Path(configured.replace("<spider>", spider_name).replace("%(name)s", spider_name))
 
 
-def state_dir(settings: BaseSettings, spider_name: str) -> Path:
-    """``CRAWL_STATE`` when set, else ``state/<spider>/`` under the working directory."""
-    return configured_state_dir(settings, spider_name) or Path("state") / spider_name
+def state_dir(settings: BaseSettings, spider_name: str, site: str | None = None) -> Path:
+    """``CRAWL_STATE`` when set, else ``state/<spider>/<site>/`` under the working directory: each
+    site (``site_origin``) has its own crawl state and learned boilerplate."""
+    configured = configured_state_dir(settings, spider_name)
+    if configured is not None:
+        return configured
+    folder = Path("state") / spider_name
+    return folder / site_slug(site) if site else folder
+
+
+def site_origin(start_url: str, profile) -> str:
+    """The site a crawl belongs to: scheme, host and port of its start URL, the profile's host
+    aliases and scheme folded (``http://derechos.org`` and ``https://www.derechos.org`` are one
+    site; a mirror on another port is another)."""
+    from pipelines.urls import canonical_url
+
+    parts = urlsplit(canonical_url(start_url, profile))
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def site_slug(site: str) -> str:
@@ -166,7 +241,10 @@ class PageState:
 class CrawlState:
     """The state database of one crawl folder; every change is committed at once."""
 
-    def __init__(self, path: Path, *, read_only: bool = False):
+    # This run captures its exchanges in WARC files (set by crawler.capture.WarcCaptureMiddleware).
+    capturing = False
+
+    def __init__(self, path: Path, *, read_only: bool = False, site: str | None = None):
         self.path = path
         self.crawl_id = 0
         self.run_id = 0
@@ -185,9 +263,25 @@ class CrawlState:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self.db.executescript(OUTCOMES_SCHEMA)
+        self.db.executescript(CAPTURES_SCHEMA)
         self.crawl_id = 0
         self.run_id = 0
         self.resumed = False
+        if site is not None:
+            self._claim(site)
+
+    def _claim(self, site: str) -> None:
+        """The folder belongs to one site: the first crawl names it, another site is refused."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'site'").fetchone()
+        if row is None:
+            if self.db.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None:
+                self.db.execute("INSERT INTO meta (key, value) VALUES ('site', ?)", (site,))
+            return  # a folder from before sites were recorded: left as it was
+        if row[0] != site:
+            self.db.close()
+            raise ValueError(f"the crawl state {self.path.parent} belongs to the site {row[0]}, not {site}: "
+                             "give each site its own CRAWL_STATE (or leave it unset: state/<spider>/<site>/)")
 
     # --- crawls and runs ----------------------------------------------------------------------
 
@@ -274,6 +368,8 @@ class CrawlState:
             "INSERT INTO pages (canonical_url, url, queued_crawl) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (canonical_url, url, self.crawl_id),
         )
+        if not self.capturing:
+            self._uncaptured(canonical_url, status)
         self.db.execute(
             "UPDATE pages SET url = ?, last_fetch = ?, status = ?, "
             "etag = CASE WHEN ? = 304 THEN etag ELSE ? END, "
@@ -344,3 +440,146 @@ class CrawlState:
                 missing += 1
                 self.record_written(record["canonical_url"], record["content_sha256"], record.get("revision", 1))
         return missing
+
+    # --- WARC capture (crawler/capture.py) -----------------------------------------------------------
+
+    def last_capture(self, canonical_url: str) -> CaptureRef | None:
+        """The page's last whole 200 response record, what a revisit of it refers to; None when there
+        is none."""
+        from crawler.warc import CaptureRef
+
+        row = self.db.execute(
+            "SELECT target_uri, warc_date, record_id, payload_digest, http FROM captures "
+            "WHERE canonical_url = ? AND target_uri IS NOT NULL",
+            (canonical_url,),
+        ).fetchone()
+        return CaptureRef.from_fields(*row) if row else None
+
+    def captured(self, canonical_url: str, capture: Capture) -> None:
+        """An exchange of the page is in a WARC file: a response record (for a whole 200, the capture
+        later revisits refer to) or a revisit record of the last capture."""
+        ref = capture.ref
+        if capture.revisit:  # the last capture confirmed
+            self.db.execute(
+                "INSERT INTO captures (canonical_url) VALUES (?) "
+                "ON CONFLICT DO UPDATE SET stale = 0, missing_crawl = NULL",
+                (canonical_url,),
+            )
+            return
+        if ref is None:
+            # An error or a redirect leaves the last capture as it was; a 200 cut short is the page
+            # fetched in full and not captured whole.
+            self.db.execute(
+                "INSERT INTO captures (canonical_url, stale) VALUES (?, ?) "
+                "ON CONFLICT DO UPDATE SET stale = MAX(stale, excluded.stale), missing_crawl = NULL",
+                (canonical_url, int(capture.status == 200)),
+            )
+            return
+        self.db.execute(
+            "INSERT INTO captures (canonical_url, target_uri, warc_date, record_id, payload_digest, http, crawl_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET target_uri = excluded.target_uri, "
+            "warc_date = excluded.warc_date, record_id = excluded.record_id, "
+            "payload_digest = excluded.payload_digest, http = excluded.http, crawl_id = excluded.crawl_id, "
+            "stale = 0, missing_crawl = NULL",
+            (canonical_url, ref.target_uri, ref.date, ref.record_id, ref.payload_digest, ref.http_json(),
+             self.crawl_id),
+        )
+
+    def capture_failed(self, canonical_url: str) -> None:
+        """An exchange of the page could not be written: the page is not finished in this crawl (nor
+        counts as finished if it already did), and its next request is unconditional."""
+        self.db.execute(
+            "INSERT INTO captures (canonical_url, missing_crawl) VALUES (?, ?) "
+            "ON CONFLICT DO UPDATE SET missing_crawl = excluded.missing_crawl",
+            (canonical_url, self.crawl_id),
+        )
+        self.db.execute("UPDATE pages SET done_crawl = NULL WHERE canonical_url = ? AND done_crawl = ?",
+                        (canonical_url, self.crawl_id))
+
+    def _uncaptured(self, canonical_url: str, status: int) -> None:
+        """A run without capture fetched the page: a 200 leaves its last capture behind (the page
+        may have changed); no capture of this run is missing."""
+        self.db.execute(
+            "UPDATE captures SET stale = CASE WHEN ? = 200 THEN 1 ELSE stale END, missing_crawl = NULL "
+            "WHERE canonical_url = ?",
+            (status, canonical_url),
+        )
+
+    def capture_missing(self, canonical_url: str) -> bool:
+        """This run captures, and the page has no capture that its next answer could be a revisit of
+        (never captured, cut short, a write that failed, fetched since without capture): it is asked
+        for without If-None-Match / If-Modified-Since, so that its payload is captured."""
+        if not self.capturing:
+            return False
+        row = self.db.execute(
+            "SELECT target_uri IS NULL OR stale OR missing_crawl IS NOT NULL FROM captures WHERE canonical_url = ?",
+            (canonical_url,),
+        ).fetchone()
+        return row is None or bool(row[0])
+
+    # --- what became of each URL (the crawl report) -------------------------------------------------
+
+    def outcome(self, url: str, kind: str, detail: str | None = None, source: str | None = None) -> bool:
+        """Note what became of ``url`` in this run: ``kind`` is ``record`` (its record was written;
+        ``detail`` ``new`` or ``changed``), ``unchanged``, ``gone``, ``redirected`` (``detail``: where
+        to), ``skipped/<reason>``, ``failed/<reason>``, ``refused/<reason>``, ``off_host`` or
+        ``not_followed/<reason>``; ``source``: the page that linked to it, when known. A URL is noted
+        once per kind and run (the first time); True when this is the first."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO outcomes (run_id, crawl_id, kind, url, detail, source) VALUES (?, ?, ?, ?, ?, ?)",
+            (self.run_id, self.crawl_id, kind, url, detail, source),
+        )
+        return cursor.rowcount > 0
+
+    def index_links(self, page: str, links: Iterable[str]) -> None:
+        """The links (canonical URLs) an index page gave in this crawl, replacing what an earlier
+        crawl noted for it; at most ``MAX_INDEX_LINKS``."""
+        rows = []
+        for link in links:
+            if len(rows) >= MAX_INDEX_LINKS:
+                break
+            rows.append((page, link, self.crawl_id))
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("DELETE FROM index_links WHERE page = ? AND crawl_id != ?", (page, self.crawl_id))
+            self.db.executemany("INSERT OR IGNORE INTO index_links (page, link, crawl_id) VALUES (?, ?, ?)", rows)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def prune_outcomes(self) -> None:
+        """Forget the outcomes of earlier crawls (their reports have them): the table holds this
+        crawl's runs only."""
+        self.db.execute("DELETE FROM outcomes WHERE crawl_id < ?", (self.crawl_id,))
+
+    def run_outcomes(self, run_id: int) -> Iterator[tuple[str, str, str | None, str | None]]:
+        """(kind, url, detail, source) of a run, in the order they were noted."""
+        rows = self.db.execute(
+            "SELECT kind, url, detail, source FROM outcomes WHERE run_id = ? ORDER BY rowid", (run_id,))
+        yield from rows
+
+    def outcomes_of(self, url: str, crawl_id: int) -> list[tuple[str, str | None]]:
+        """(kind, detail) of ``url`` in every run of crawl ``crawl_id``, oldest first."""
+        return self.db.execute(
+            "SELECT kind, detail FROM outcomes WHERE crawl_id = ? AND url = ? ORDER BY rowid", (crawl_id, url)
+        ).fetchall()
+
+    def all_index_links(self) -> Iterator[tuple[str, str, int]]:
+        """(page, link, crawl) of every index page noted, page by page in the order noted."""
+        yield from self.db.execute("SELECT page, link, crawl_id FROM index_links ORDER BY rowid").fetchall()
+
+    def progress(self, canonical_url: str, crawl_id: int) -> tuple[bool, bool, bool] | None:
+        """(queued, finished, record written) of a page in crawl ``crawl_id``; None for a page never queued."""
+        row = self.db.execute(
+            "SELECT queued_crawl = ?1, done_crawl = ?1, written_crawl = ?1 FROM pages WHERE canonical_url = ?2",
+            (crawl_id, canonical_url),
+        ).fetchone()
+        return None if row is None else (bool(row[0]), bool(row[1]), bool(row[2]))
+
+    def queue_counts(self, crawl_id: int) -> tuple[int, int]:
+        """(pages queued, of which finished) in crawl ``crawl_id``."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(done_crawl = ?1), 0) FROM pages WHERE queued_crawl = ?1", (crawl_id,)
+        ).fetchone()
+        return row[0], row[1]

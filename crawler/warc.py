@@ -8,6 +8,17 @@ Writing (``WarcWriter``, used by ``crawler.capture.WarcCaptureMiddleware``):
   (``WARC-Concurrent-To`` links them), both rendered in memory and written to the file in one
   unbuffered write: a killed crawl leaves only complete records behind (at most the exchange in
   flight is lost). ``FEED_FSYNC`` also fsyncs after each exchange.
+* An exchange whose page was captured before (``previous``, the page's last whole 200 response
+  record, kept in the crawl state) is a ``revisit`` record instead (WARC/1.1 6.7): profile
+  ``server-not-modified`` for a 304, ``identical-payload-digest`` for a 200 whose payload digest is the
+  earlier capture's. Other answers (errors, redirects, retries) are always response records.
+  Both carry ``WARC-Refers-To`` (the earlier record's ID), ``WARC-Refers-To-Target-URI``,
+  ``WARC-Refers-To-Date`` and ``WARC-Payload-Digest`` (the earlier payload's), and no payload. The block
+  of an identical-payload revisit is the answer's status line and headers (``WARC-Truncated:
+  length``); the block of a server-not-modified revisit is the earlier capture's status line and
+  headers updated with the 304's (as a cache updates a stored response, RFC 9111 4.3.4), so that a
+  replay tool shows the page the 304 confirmed (pywb replays a revisit's own status line: a 304 in the
+  block would replay as an empty 304).
 * A file is closed and the next one (next serial number, new ``warcinfo``) opened once it reaches
   ``max_size`` bytes. Names: ``{crawl}-{YYYYMMDDhhmmss}-{serial:05d}.warc.gz``, the time being when
   the crawl started (UTC).
@@ -38,7 +49,10 @@ as Scrapy's HttpCompressionMiddleware does.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
+import json
 import logging
 import os
 import zlib
@@ -58,10 +72,17 @@ from warcio.warcwriter import WARCWriter
 from crawler.output import DurableFile
 
 __all__ = [
+    "IDENTICAL_PAYLOAD",
+    "RESPONSE",
+    "SERVER_NOT_MODIFIED",
+    "Capture",
+    "CaptureRef",
     "CapturedResponse",
     "HttpExchange",
     "WarcWriter",
     "archival_response_headers",
+    "freshened_headers",
+    "payload_digest",
     "read_responses",
     "warc_software",
 ]
@@ -112,6 +133,92 @@ class HttpExchange:
     truncated: bool = False
 
 
+# What an exchange became in the file (``Capture.kind``): a response record, or a revisit record of
+# one of the two WARC/1.1 profiles.
+RESPONSE = "response"
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+# Their counts (``warc/revisits/...`` in a crawl's stats).
+REVISIT_COUNTS = {SERVER_NOT_MODIFIED: "revisits/server_not_modified", IDENTICAL_PAYLOAD: "revisits/identical_payload"}
+# Fields a 304 does not update in the stored response (RFC 9111 3.2: Content-Length; what the stored
+# payload depends on, its content coding; and hop-by-hop fields).
+NOT_FRESHENED = frozenset({
+    "content-length", "content-encoding", "content-range", "transfer-encoding", "connection", "keep-alive",
+    "proxy-connection", "te", "trailer", "upgrade",
+})
+
+
+def payload_digest(body: bytes) -> str:
+    """The WARC-Payload-Digest of a stored body, as warcio writes it (SHA-1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class CaptureRef:
+    """A response record that a later revisit of the same page can refer to: its target URI, WARC-Date,
+    record ID and payload digest, and its HTTP status line and headers as stored."""
+
+    target_uri: str
+    date: str
+    record_id: str
+    payload_digest: str
+    status_line: str = "200 OK"
+    protocol: str = "HTTP/1.1"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def http_json(self) -> str:
+        """The status line, protocol and headers as JSON (``from_fields`` reads them back)."""
+        return json.dumps({"status": self.status_line, "protocol": self.protocol,
+                           "headers": [list(pair) for pair in self.headers]}, ensure_ascii=False)
+
+    @classmethod
+    def from_fields(cls, target_uri: str, date: str, record_id: str, digest: str, http: str | None) -> CaptureRef:
+        data = json.loads(http) if http else {}
+        return cls(target_uri, date, record_id, digest, data.get("status") or "200 OK",
+                   data.get("protocol") or "HTTP/1.1", tuple((k, v) for k, v in data.get("headers") or ()))
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What ``WarcWriter.write_exchange`` wrote: ``kind`` (``RESPONSE``, ``SERVER_NOT_MODIFIED`` or
+    ``IDENTICAL_PAYLOAD``), the record's ID, and the capture later revisits of the page refer to: this
+    response record for a whole 200, the one a revisit referred to, else None (an error answer, a body
+    cut short); the answer's status, and whether its body was cut short."""
+
+    kind: str
+    record_id: str
+    ref: CaptureRef | None
+    status: int = 200
+    truncated: bool = False
+
+    @property
+    def revisit(self) -> bool:
+        return self.kind != RESPONSE
+
+
+def freshened_headers(stored: Headers, not_modified: Headers) -> list[tuple[str, str]]:
+    """The headers of a stored response updated with those of a 304 that confirms it (RFC 9111 3.2):
+    each field the 304 sends replaces the stored field of that name, in its place (new ones at the
+    end), except the length, the content coding and hop-by-hop fields."""
+    sent: dict[str, list[tuple[str, str]]] = {}
+    for name, value in not_modified:
+        if name.lower() not in NOT_FRESHENED:
+            sent.setdefault(name.lower(), []).append((name, value))
+    result: list[tuple[str, str]] = []
+    placed: set[str] = set()
+    for name, value in stored:
+        lower = name.lower()
+        if lower not in sent:
+            result.append((name, value))
+        elif lower not in placed:
+            result.extend(sent[lower])
+            placed.add(lower)
+    for lower, pairs in sent.items():
+        if lower not in placed:
+            result.extend(pairs)
+    return result
+
+
 def _header(headers: Headers, name: str) -> str | None:
     name = name.lower()
     value = None
@@ -160,8 +267,9 @@ class WarcWriter:
     """Writes HTTP exchanges into rotating ``.warc.gz`` files in ``directory``.
 
     ``info`` goes into the ``warcinfo`` record opening every file (``software``, ``format`` and
-    ``conformsTo`` are added). ``counts`` tallies what was written: ``files``, ``bytes`` and
-    ``records/<type>``; ``on_count(key, n)``, when given, is told of every addition.
+    ``conformsTo`` are added). ``counts`` tallies what was written: ``files``, ``bytes``,
+    ``records/<type>``, ``captured`` (exchanges) and ``revisits/server_not_modified`` /
+    ``revisits/identical_payload``; ``on_count(key, n)``, when given, is told of every addition.
     """
 
     def __init__(
@@ -209,7 +317,16 @@ class WarcWriter:
 
     def _write(self, data: bytes) -> None:
         assert self._file is not None
-        self._file.write(data)
+        start = self._file.tell()
+        try:
+            self._file.write(data)
+        except OSError:
+            # A write cut short (a full disk) leaves no partial record: the file stays readable.
+            try:
+                os.ftruncate(self._file.fileno(), start)
+            except OSError:
+                pass
+            raise
         self._count("bytes", len(data))
 
     def _open_next(self) -> None:
@@ -240,30 +357,68 @@ class WarcWriter:
             self._open_next()
         return self.files[-1]
 
-    def write_exchange(self, exchange: HttpExchange) -> None:
+    def write_exchange(self, exchange: HttpExchange, previous: CaptureRef | None = None) -> Capture:
+        """Write one exchange: a ``response`` record, or a ``revisit`` of ``previous`` (the page's
+        last response record) when the answer is a 304 or its payload digest is ``previous``'s;
+        then its ``request`` record. What was written is returned."""
         if self._file is None:
             self._open_next()
         builder = self._builder
         date = _warc_date(exchange.date)
         protocol = exchange.protocol if exchange.protocol in HTTP_VERSIONS else "HTTP/1.1"
+        headers = archival_response_headers(exchange.response_headers, len(exchange.body))
+        comparable = previous is not None and exchange.status == 200 and not exchange.truncated
+        digest = payload_digest(exchange.body) if comparable else None
 
         warc_headers = {"WARC-Date": date}
         if exchange.ip_address:
             warc_headers["WARC-IP-Address"] = exchange.ip_address
-        if exchange.truncated:
-            warc_headers["WARC-Truncated"] = "disconnect"
-        response = builder.create_warc_record(
-            exchange.url,
-            "response",
-            payload=io.BytesIO(exchange.body),
-            length=len(exchange.body),
-            warc_headers_dict=warc_headers,
-            http_headers=StatusAndHeaders(
-                _status_line(exchange.status),
-                archival_response_headers(exchange.response_headers, len(exchange.body)),
-                protocol=protocol,
-            ),
-        )
+        if previous is not None and exchange.status == 304:
+            kind = SERVER_NOT_MODIFIED
+        elif previous is not None and digest == previous.payload_digest:
+            kind = IDENTICAL_PAYLOAD
+        else:
+            kind = RESPONSE
+        if kind == RESPONSE:
+            if exchange.truncated:
+                warc_headers["WARC-Truncated"] = "disconnect"
+            record = builder.create_warc_record(
+                exchange.url,
+                "response",
+                payload=io.BytesIO(exchange.body),
+                length=len(exchange.body),
+                warc_headers_dict=warc_headers,
+                http_headers=StatusAndHeaders(_status_line(exchange.status), headers, protocol=protocol),
+            )
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            # What later revisits refer to: a page's whole 200 (not an error answer, nor a body cut short).
+            ref = None if exchange.status != 200 or exchange.truncated else CaptureRef(
+                exchange.url, date, record_id, record.rec_headers.get_header("WARC-Payload-Digest"),
+                _status_line(exchange.status), protocol, tuple(headers))
+        else:
+            assert previous is not None
+            warc_headers["WARC-Refers-To"] = previous.record_id
+            if kind == SERVER_NOT_MODIFIED:
+                # The response the 304 confirms: the earlier capture's status line and headers, updated
+                # with the 304's as a cache updates a stored response (RFC 9111 4.3.4); no payload.
+                status_line, block_protocol = previous.status_line, previous.protocol
+                block_headers = freshened_headers(previous.headers, exchange.response_headers)
+            else:
+                # This answer's own status line and headers; its payload, identical, left out.
+                status_line, block_protocol, block_headers = _status_line(exchange.status), protocol, headers
+                warc_headers["WARC-Truncated"] = "length"
+            record = builder.create_revisit_record(
+                exchange.url,
+                previous.payload_digest,
+                previous.target_uri,
+                previous.date,
+                http_headers=StatusAndHeaders(status_line, block_headers, protocol=block_protocol),
+                warc_headers_dict=warc_headers,
+            )
+            # warcio names the identical-payload-digest profile of the WARC version.
+            record.rec_headers.replace_header("WARC-Profile", kind)
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            ref = previous
 
         parts = urlsplit(exchange.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -275,20 +430,21 @@ class WarcWriter:
             "request",
             payload=io.BytesIO(exchange.request_body),
             length=len(exchange.request_body),
-            warc_headers_dict={
-                "WARC-Date": date,
-                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
-            },
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
             http_headers=StatusAndHeaders(
                 f"{exchange.method} {target} {protocol}", request_headers, is_http_request=True
             ),
         )
-        self._write(self._render(response, request))
-        self._count("records/response")
+        self._write(self._render(record, request))
+        self._count("captured")
+        self._count("records/response" if kind == RESPONSE else "records/revisit")
+        if kind != RESPONSE:
+            self._count(REVISIT_COUNTS[kind])
         self._count("records/request")
         assert self._file is not None
         if self._file.tell() >= self.max_size:
             self.close()
+        return Capture(kind, record_id, ref, exchange.status, exchange.truncated)
 
     def close(self) -> None:
         if self._file is not None:
@@ -416,6 +572,17 @@ class _GzipMemberWatch:
         return not self.broken and self._member is None
 
 
+def _parsed(records: Iterator, read: Callable[[], object] | None = None):
+    """The next record (or ``read()``), any failure of warcio's parser as ``ArchiveLoadFailed``: a
+    record cut short inside its header lines makes warcio fail in other ways."""
+    try:
+        return read() if read is not None else next(records)
+    except (StopIteration, ArchiveLoadFailed, OSError):
+        raise
+    except Exception as exc:
+        raise ArchiveLoadFailed(f"unreadable record ({type(exc).__name__}: {exc})") from exc
+
+
 def read_responses(path: str | os.PathLike) -> Iterator[CapturedResponse]:
     """The HTTP response records of a WARC file, in file order.
 
@@ -426,8 +593,13 @@ def read_responses(path: str | os.PathLike) -> Iterator[CapturedResponse]:
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         stream = _GzipMemberWatch(raw) if gzipped else raw
-        for record in ArchiveIterator(stream):
-            block = record.raw_stream.read()
+        records = iter(ArchiveIterator(stream))
+        while True:
+            try:
+                record = _parsed(records)
+            except StopIteration:
+                break
+            block = _parsed(records, record.raw_stream.read)
             # warcio stops quietly at the end of a cut-off gzip member: check the declared length.
             expected = record.length - (record.http_headers.total_len if record.http_headers else 0)
             if len(block) != expected:

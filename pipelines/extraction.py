@@ -6,6 +6,7 @@ header and footer lines around the article, and trafilatura judges which lines i
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -14,13 +15,14 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import trafilatura
 from lxml import etree
+from trafilatura.settings import use_config
 from trafilatura.utils import HTML_PARSER, load_html, remove_control_characters
 from w3lib.url import safe_url_string
 
 from .dates import PartialDate, SourceLine, parse_date, parse_source_line
 from .budgets import MAX_ELEMENTS
 from .encoding import PageSkipped
-from .generic import page_date, page_title, teaser_texts
+from .generic import is_furniture, page_date, page_title, teaser_texts
 from .profiles import SiteProfile
 
 __all__ = [
@@ -356,6 +358,16 @@ def _heading(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
     return None
 
 
+def _title_heading(tree: lxml.html.HtmlElement, title: str | None) -> lxml.html.HtmlElement | None:
+    """The heading element that holds the page's title (its date line is under it), else the first."""
+    if title:
+        for tag in HEADING_TAGS:
+            for node in tree.iterfind(f".//body//{tag}"):
+                if title in _collapse(node.text_content()):
+                    return node
+    return _heading(tree)
+
+
 def _heading_text(tree: lxml.html.HtmlElement) -> str | None:
     node = _heading(tree)
     return _collapse(node.text_content()) if node is not None else None
@@ -429,12 +441,27 @@ def _without_navigation(region: list[Line], profile: SiteProfile) -> list[Line]:
     return kept
 
 
+# trafilatura's own settings; and the same with its extraction kept down to 100 characters of text,
+# for a page where the default (250) sent a short article of a few paragraphs to its fallback, which
+# flattens the whole page into one line, headline and sharing links included.
+TRAFILATURA_CONFIG = use_config()
+SHORT_TEXT_CONFIG = use_config()
+SHORT_TEXT_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "100")
+
+
 def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> str | None:
     # trafilatura works on a copy of the tree it is handed (trafilatura.core.bare_extraction), so the
     # page is parsed once; the profile's prune rules have already been applied to it.
     options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
-    # trafilatura unescapes its text output once more (html.unescape), which would turn the page's
-    # literal "&lt;" into "<": escape every "&" of the tree for the call, then put the tree back.
+    with _ampersands_escaped(tree):
+        return trafilatura.extract(tree, url=url, with_metadata=False, config=TRAFILATURA_CONFIG, **options)
+
+
+@contextlib.contextmanager
+def _ampersands_escaped(tree: lxml.html.HtmlElement):
+    """trafilatura unescapes its text output once more (html.unescape), which would
+    turn the page's literal "&lt;" into "<": every "&" of the tree is escaped for the call, and the
+    tree put back afterwards."""
     escaped = []
     for element in tree.iter():
         text, tail = element.text, element.tail
@@ -445,10 +472,77 @@ def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: Sit
             if tail:
                 element.tail = tail.replace("&", "&amp;")
     try:
-        return trafilatura.extract(tree, url=url, with_metadata=False, **options)
+        yield tree
     finally:
         for element, text, tail in escaped:
             element.text, element.tail = text, tail
+
+
+def _trafilatura_lines(tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> list[str]:
+    """trafilatura's main text as lines, read from its XML output: a paragraph (its ``<lb/>`` breaks
+    kept), a heading, a list item, a table row (cells joined by a space) each give lines, without the
+    Markdown marks its text output adds ("- ", "| ... |")."""
+    options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
+    lines = _xml_text(trafilatura.extract(tree, url=url, with_metadata=False, output_format="xml",
+                                          config=TRAFILATURA_CONFIG, **options))
+    if len(lines) <= 1:  # nothing, or the fallback's one flat line: a short article?
+        short = _xml_text(trafilatura.extract(tree, url=url, with_metadata=False, output_format="xml",
+                                              config=SHORT_TEXT_CONFIG, **options))
+        if len(short) > 1:
+            return short
+    return lines
+
+
+def _xml_text(xml: str | None) -> list[str]:
+    if not xml:
+        return []
+    try:
+        document = etree.fromstring(xml)
+    except etree.XMLSyntaxError:
+        return []
+    main = document.find("main")
+    main = main if main is not None else document
+    lines: list[str] = [_collapse(line) for line in (main.text or "").split("\n")]
+    for element in main:
+        _xml_lines(element, lines)
+        lines.extend(_collapse(line) for line in (element.tail or "").split("\n"))  # loose text between blocks
+    return [line for line in lines if line]
+
+
+def _xml_lines(element, lines: list[str]) -> None:
+    tag = element.tag
+    if tag == "list":
+        for item in element.findall("item"):
+            nested = item.findall("list")
+            for child in nested:
+                item.remove(child)
+            lines.extend(_broken_text(item))
+            for child in nested:
+                _xml_lines(child, lines)
+                lines.extend(_collapse(line) for line in (child.tail or "").split("\n"))
+    elif tag == "table":
+        # trafilatura writes rows and cells, and leaves an HTML table it nests as it is (tr, td).
+        for row in element.iter("row", "tr"):
+            cells = (_collapse(" ".join(c.itertext())) for c in row if c.tag in ("cell", "td", "th"))
+            lines.append(" ".join(cell for cell in cells if cell))
+    elif tag != "graphic":
+        lines.extend(_broken_text(element))
+
+
+def _broken_text(element) -> list[str]:
+    """An element's text cut at its ``<lb/>`` line breaks."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == "lb":
+            parts.append("\n")
+        elif child.tag in ("list", "table"):
+            sub: list[str] = []
+            _xml_lines(child, sub)
+            parts.append("\n" + "\n".join(sub) + "\n")
+        else:
+            parts.append("".join(child.itertext()))
+        parts.append(child.tail or "")
+    return [_collapse(line) for line in "".join(parts).split("\n") if _collapse(line)]
 
 
 def _prune(tree: lxml.html.HtmlElement, profile: SiteProfile) -> lxml.html.HtmlElement:
@@ -569,13 +663,12 @@ def _generic_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str |
     """Any other site: trafilatura's main text, with the headline, a date line under it and a
     closing source line taken out."""
     title = page_title(tree) or _html_title(tree, profile)
-    main = _trafilatura_text(tree, url, profile) or ""
-    lines = [line for line in (_collapse(raw) for raw in main.splitlines()) if line]
+    lines = [line for line in _trafilatura_lines(tree, url, profile) if not is_furniture(line)]
     # The headline is the record's title, not text: as chosen, or with the kicker the title left out.
     heading = _heading_text(tree)
     if lines and title and (lines[0] == title or (lines[0] == heading and title in heading)):
         lines = lines[1:]
-    document_date, date_line, date_source = page_date(tree, url, _heading(tree), lines[0] if lines else None)
+    document_date, date_line, date_source = page_date(tree, url, _title_heading(tree, title), lines[0] if lines else None)
     if date_line is not None and lines and lines[0] == date_line:
         lines.pop(0)
     source = None
@@ -619,9 +712,15 @@ def _internal_link_texts(tree: lxml.html.HtmlElement, url: str | None) -> frozen
 
 def listing_share(lines: list[str], link_texts: frozenset[str]) -> float:
     """Share of main-text lines that open with the text of a link: a listing's items start with
-    the titles of the pages they list ("- Title 3 June 2019 excerpt...")."""
-    if len(lines) < LISTING_MIN_ITEMS or not link_texts:
+    the titles of the pages they list ("- Title 3 June 2019 excerpt..."). A body too short to count
+    lines in (an index flattened into one line) is judged on the share of its characters that are
+    link texts."""
+    if not link_texts or not lines:
         return 0.0
+    if len(lines) < LISTING_MIN_ITEMS:
+        total = sum(len(line) for line in lines)
+        covered = sum(min(len(line), sum(len(text) for text in link_texts if text in line)) for line in lines)
+        return covered / total if total >= LISTING_ITEM_MAX_CHARS // 3 else 0.0
     starts: dict[str, list[str]] = {}
     for text in link_texts:
         starts.setdefault(text[:4], []).append(text)

@@ -37,6 +37,7 @@ under the headline, and numbers alone are not dates (``pipelines/dates.py``).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator
@@ -45,7 +46,7 @@ import lxml.html
 
 from .dates import PartialDate, find_labelled_date
 
-__all__ = ["DATE_SOURCES", "metadata_date", "page_date", "page_title", "teaser_share", "teaser_texts", "url_date"]
+__all__ = ["DATE_SOURCES", "is_furniture", "metadata_date", "page_date", "page_title", "teaser_share", "teaser_texts", "url_date"]
 
 DATE_SOURCES = ("visible", "metadata", "htmldate")
 # Lines under the headline where a visible date line is looked for (a byline or kicker may come first).
@@ -59,6 +60,10 @@ PUBLISHED_META = (
     "pubdate", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.issued", "dc.date",
     "dcterms.date", "date", "citation_publication_date", "citation_date",
 )
+# Parts of a page that hold other articles' dates (htmldate is not shown them).
+_OTHER = ("related",)
+ELSEWHERE = "//aside | " + " | ".join(
+    f"//*[contains(@class, '{word}') or contains(@id, '{word}')]" for word in _OTHER)
 _ISO_DATE = re.compile(r"\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:$|[T\s]|[+-]\d{2}|Z)")
 _JSON_LD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{4,40})"')
 
@@ -259,6 +264,11 @@ def _visible_date(tree: lxml.html.HtmlElement, heading: lxml.html.HtmlElement | 
 def _htmldate(tree: lxml.html.HtmlElement, url: str | None) -> PartialDate | None:
     import htmldate  # a few ms of import, only for pages that state no date otherwise
 
+    # Not from other articles: related posts, sidebars, comments and footers are left out.
+    tree = copy.deepcopy(tree)
+    for node in tree.xpath(ELSEWHERE):
+        if node.getparent() is not None:
+            node.drop_tree()
     try:
         found = htmldate.find_date(tree, url=url, original_date=True)
     except Exception:  # noqa: BLE001 - the library's failure is "no date", never a failed page
@@ -289,6 +299,20 @@ def page_date(tree: lxml.html.HtmlElement, url: str | None, heading: lxml.html.H
     return None, None, None
 
 
+# --------------------------------------------------------------------------- furniture
+
+# Lines of a page's furniture that trafilatura takes for text: counters and closed-comment notes
+# ("389 reads", "1537 visitas", "Comments are closed."). Whole lines only.
+FURNITURE = re.compile(
+    r"\d[\d.,]*\s+(?:reads?|views?|visits?|visitas|lecturas|lectures|Aufrufe|Zugriffe|comments?|comentarios)"
+    r"|(?:comments are closed|los comentarios están cerrados|comentarios cerrados|kommentare geschlossen)\.?",
+    re.IGNORECASE)
+
+
+def is_furniture(line: str) -> bool:
+    return FURNITURE.fullmatch(line.strip()) is not None
+
+
 # --------------------------------------------------------------------------- listings
 
 # Blocks a teaser item is made of, and how many of one kind make a list of teasers.
@@ -301,8 +325,8 @@ TEASER_TEXT_LIMIT = 200_000
 
 
 def teaser_texts(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, ...]:
-    """The texts of the page's teaser items: blocks of one kind (same tag and class, under one
-    parent), at least ``TEASER_MIN_ITEMS`` of them, each holding a headline link (three words or
+    """The texts of the page's teaser items: blocks of one kind (the same tag under one parent),
+    at least ``TEASER_MIN_ITEMS`` of them, each holding a headline link (three words or
     more, or inside a heading) to another page of the same host. Section fronts, tag and archive
     pages and paginated lists are made of these; an article has at most a few (related posts)."""
     from urllib.parse import urljoin, urlsplit
@@ -331,7 +355,8 @@ def teaser_texts(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, ...
             item, depth = item.getparent(), depth + 1
         if item is None or item.tag not in TEASER_TAGS or item.getparent() is None:
             continue
-        key = (item.getparent(), item.tag, item.get("class"))
+        # One kind: same tag under one parent (a CMS gives each post classes of its own: "post-352").
+        key = (item.getparent(), item.tag)
         groups.setdefault(key, {})[item] = None
     texts, size = [], 0
     for items in groups.values():
@@ -348,15 +373,19 @@ def teaser_texts(tree: lxml.html.HtmlElement, url: str | None) -> tuple[str, ...
 
 def teaser_share(lines: list[str], teasers: tuple[str, ...]) -> float:
     """Share of the body's characters in lines that belong to teaser items, when the body opens
-    with one (a listing starts with its items; an article with its own text, whatever follows)."""
+    with one and holds at least ``TEASER_MIN_ITEMS`` of them (a listing starts with its items; an
+    article with its own text, whatever follows; a post shown inside a list of one is an article)."""
     if not teasers or len(lines) < TEASER_MIN_ITEMS:
         return 0.0
-    joined = "\n".join(teasers)
 
-    def in_teaser(line: str) -> bool:
-        return line.lstrip("-*•· ") in joined
+    def item_of(line: str) -> int | None:
+        line = line.lstrip("-*•· ")
+        return next((index for index, teaser in enumerate(teasers) if line in teaser), None)
 
-    if not any(in_teaser(line) for line in lines[:2]):  # a listing may open with a line of its own
+    items = [item_of(line) for line in lines]
+    if all(item is None for item in items[:2]):  # a listing may open with a line of its own
+        return 0.0
+    if len({item for item in items if item is not None}) < TEASER_MIN_ITEMS:
         return 0.0
     total = sum(len(line) for line in lines) or 1
-    return sum(len(line) for line in lines if in_teaser(line)) / total
+    return sum(len(line) for line, item in zip(lines, items) if item is not None) / total

@@ -21,7 +21,7 @@ from .boilerplate import BoilerplateModel, line_keys
 from .dates import parse_dateline
 from .encoding import PageSkipped, decode_html
 from .budgets import MAX_BYTES, MAX_ELEMENTS
-from .extraction import LISTING_LINK_SHARE, PageParts, listing_share, read_page as read_tree
+from .extraction import LISTING_LINK_SHARE, LISTING_MIN_ITEMS, PageParts, listing_share, read_page as read_tree
 from .generic import teaser_share
 from .language import detect_language
 from .profiles import SiteProfile, load_profile, profile_for_url
@@ -115,7 +115,11 @@ def finish_record(draft: PageDraft, boilerplate: frozenset[str] = frozenset(), p
     else:
         # No profile: judged on the lines left once boilerplate is gone: a directory-like page whose
         # lines open with link texts, or any page whose body is made of teaser items.
-        link_share = max(listing_share(body_lines, parts.link_texts), teaser_share(body_lines, parts.teasers))
+        # When boilerplate removal leaves too few lines to judge (the headlines of a listing's items
+        # are on many pages: learned), the lines before it are judged. Teasers are structure: judged on
+        # every line the page shows.
+        judged = body_lines if len(body_lines) >= LISTING_MIN_ITEMS else parts.body
+        link_share = max(listing_share(judged, parts.link_texts), teaser_share(parts.body, parts.teasers))
     if link_share >= LISTING_LINK_SHARE:
         raise PageSkipped("listing_page", f"{link_share:.0%} of the text is links or teaser items")
     text = "\n".join(body_lines)

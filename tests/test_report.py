@@ -23,6 +23,8 @@ REPORT_KEYS = [
     "report_version", "spider", "start_url", "output", "start_time", "end_time", "duration_seconds",
     "finish_reason", "status", "failure_reason", "exit_status", "pages", "records", "skipped",
     "skipped_detail", "faults", "records_missing", "sections", "languages",
+    # added: the run, its status in words, and what lies behind the counts
+    "run", "status_text", "records_by_year", "queue", "accounting", "timeline", "urls", "completeness",
 ]
 SKIP_REASONS = ["robots", "off_host", "duplicate", "too_large", "not_html", "decode_error", "listing",
                 "invalid_record", "http_error"]
@@ -116,7 +118,10 @@ def test_skipped_pages_are_reported_by_reason(report_crawl):
     skipped, stats = report_crawl["report"]["skipped"], report_crawl["stats"]
     assert set(SKIP_REASONS) <= set(skipped)
     assert skipped["robots"] == stats["robotstxt/forbidden"] >= 1
-    assert skipped["off_host"] == stats["archive/links/offsite"] + stats.get("offsite/filtered", 0) >= 1
+    # Distinct off-host URLs, not the times links to them were met (the start page's links recur on every page).
+    listed = [entry["url"] for entry in report_crawl["report"]["urls"]["skipped"]["off_host"]]
+    assert skipped["off_host"] == len(listed) + stats.get("offsite/filtered", 0) >= 1
+    assert skipped["off_host"] < stats["archive/links/offsite"]
     assert skipped["duplicate"] >= stats["dupefilter/filtered"] >= 1
     assert skipped["listing"] == stats["archive/skipped/listing_page"] >= 1
     assert skipped["decode_error"] + skipped["not_html"] >= 1
@@ -157,8 +162,9 @@ def test_report_md_has_the_same_facts_as_tables(report_crawl):
     assert f"| records written | {report['records']['written']} " in markdown
     for code, n in report["pages"]["by_status"].items():
         assert f"| {code} | {n} |" in markdown
-    for reason in ("robots", "off_host", "duplicate", "too_large", "listing", "http_error 404", "http_error 500"):
-        assert re.search(rf"^\| {reason} \| \d+ \|$", markdown, re.M), reason
+    for reason in ("robots", "off_host", "duplicate", "listing", "http_error 404", "http_error 500"):
+        assert re.search(rf"^\| {reason} \| [1-9]\d* \|$", markdown, re.M), reason
+    assert not re.search(r"^\| too_large \|", markdown, re.M)  # nothing too large: left out
     for field, n in report["records_missing"].items():
         assert f"| {field} | {n} |" in markdown
     for section, n in report["sections"].items():
@@ -204,7 +210,17 @@ def test_a_crawl_where_every_request_fails_reports_the_failure(tmp_path):
     assert "ConnectionRefused" in report["failure_reason"]
     assert report["pages"]["fetched"] == 0 and report["records"]["written"] == 0
     assert report["pages"]["download_errors"]
-    assert "**FAILED**: every request failed" in (output.parent / "report.md").read_text(encoding="utf-8")
+    markdown = (output.parent / "report.md").read_text(encoding="utf-8")
+    assert "**FAILED**: every request failed" in markdown
+    # Said in words, without the stats keys, and no table of zeros.
+    assert report["status_text"].startswith("Failed: every request failed: ")
+    assert "connection refused" in report["status_text"] and "downloader/" not in report["status_text"]
+    assert "downloader/exception_type_count" not in markdown
+    assert "(none)" not in markdown and "| 0 |" not in markdown
+    assert "## Download errors" in markdown
+    page = (output.parent / "report.html").read_text(encoding="utf-8")
+    assert "FAILED" in page and "connection refused" in page
+    assert (output.parent / "reports" / "index.html").is_file()
 
 
 def test_an_output_that_cannot_be_created_stops_the_crawl_at_once(fixture_site, tmp_path):
@@ -257,3 +273,246 @@ def test_report_enabled_false_writes_no_report(tmp_path):
     result = scrapy_crawl("ftp://example.org/", output, "-s", "REPORT_ENABLED=False", timeout=120)
     assert result.returncode == 1
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "report.md").exists()
+
+
+# --------------------------------------------------------------------------- what lies behind the counts
+
+
+def _fixture_file(server, path: str) -> Path | None:
+    fs_path, _ = server.resolve(unquote(urlsplit(path).path) or "/")
+    return fs_path
+
+
+def _links_of_pages_served(report_crawl) -> dict[str, set[str]]:
+    """Every http(s) link (absolute) on the HTML pages the server answered 200 in the crawl, read
+    from the fixture files with lxml: link -> the pages it is on."""
+    import lxml.html
+    from urllib.parse import urljoin
+
+    base, server = report_crawl["base_url"], report_crawl["server"]
+    links: dict[str, set[str]] = {}
+    for request in report_crawl["requests"]:
+        path = urlsplit(request["path"]).path
+        if request["status"] != 200 or path == "/robots.txt" or path.endswith(".xml"):
+            continue
+        fs_path = _fixture_file(server, path)
+        try:
+            tree = lxml.html.fromstring(fs_path.read_bytes())
+        except (ValueError, lxml.etree.ParserError):
+            continue  # an empty or binary page: no links read
+        page = f"{base}{path}"
+        for element in tree.iter("a", "area"):
+            href = (element.get("href") or "").strip()
+            link = urljoin(page, href)
+            if href and urlsplit(link).scheme in ("http", "https"):
+                links.setdefault(link, set()).add(page)
+    return links
+
+
+def test_off_host_counts_distinct_urls(report_crawl):
+    from pipelines.profiles import load_profile
+    from pipelines.urls import canonical_url
+
+    report, host = report_crawl["report"], urlsplit(report_crawl["base_url"]).netloc
+    profile = load_profile("derechos.org")
+    off_host = {canonical_url(link, profile) for link in _links_of_pages_served(report_crawl)
+                if urlsplit(link).netloc != host}
+    listed = [entry["url"] for entry in report["urls"]["skipped"]["off_host"]]
+    assert len(listed) == len(set(listed)), "an off-host URL was listed twice"
+    assert set(listed) == off_host
+    assert report["skipped"]["off_host"] == len(off_host) + report_crawl["stats"].get("offsite/filtered", 0)
+
+
+def test_the_urls_behind_http_errors_are_listed_with_the_page_that_linked_them(report_crawl):
+    report, base = report_crawl["report"], report_crawl["base_url"]
+    for code in ("404", "500"):
+        answered = {(f"{base}{urlsplit(r['path']).path}", r["headers"].get("Referer"))
+                    for r in report_crawl["requests"] if str(r["status"]) == code and r["path"] != "/sitemap.xml"}
+        listed = {(e["url"], e["from"]) for e in report["urls"]["skipped"]["http_error"][code]}
+        assert listed == answered and listed, code
+        assert len(report["urls"]["skipped"]["http_error"][code]) == report["skipped"]["http_error"][code]
+    # A 500 is a request that failed for good (after retries): listed there too, with the reason.
+    assert [e["url"] for e in report["urls"]["failed"]["http_500"]] == [
+        e["url"] for e in report["urls"]["skipped"]["http_error"]["500"]]
+    for entry in report["urls"]["skipped"]["http_error"]["404"]:
+        assert f"| {entry['url']}" not in report_crawl["markdown"]
+        assert f"- {entry['url']} (gone), linked from {entry['from']}" in report_crawl["markdown"]
+
+
+def test_the_urls_robots_txt_refused_are_listed(report_crawl):
+    report, base = report_crawl["report"], report_crawl["base_url"]
+    # Every link on a page served to a path robots.txt disallows (Disallow: /nizkor/privado/).
+    refused = {link for link in _links_of_pages_served(report_crawl)
+               if link.startswith(f"{base}/nizkor/privado/")}
+    listed = {entry["url"] for entry in report["urls"]["skipped"]["robots"]}
+    assert listed == refused and len(listed) == report["skipped"]["robots"] >= 1
+    requested = {urlsplit(r["path"]).path for r in report_crawl["requests"]}
+    assert not {urlsplit(url).path for url in listed} & requested
+    assert all(entry["from"] and "robots.txt" in entry["detail"] for entry in report["urls"]["skipped"]["robots"])
+    for url in listed:
+        assert f"- {url} (" in report_crawl["markdown"]
+
+
+def test_the_urls_behind_each_skip_reason_are_listed(report_crawl):
+    report = report_crawl["report"]
+    urls = report["urls"]["skipped"]
+    for reason in ("listing", "decode_error", "no_text"):
+        assert len(urls[reason]) == report["skipped"][reason] >= 1, reason
+    records = {r["canonical_url"] for r in report_crawl["records"]}
+    assert not {e["url"] for e in urls["listing"]} & records
+    assert f"{report_crawl['base_url']}/nizkor/" in {e["url"] for e in urls["listing"]}
+
+
+def test_every_number_adds_up(report_crawl):
+    report = report_crawl["report"]
+    records, pages, accounting = report["records"], report["pages"], report["accounting"]
+    assert records["new"] + records["changed"] == records["written"] == len(report_crawl["records"])
+    assert sum(report["sections"].values()) == sum(report["languages"].values()) == records["written"]
+    assert sum(report["records_by_year"].values()) == records["written"]
+    years = Counter((r["document_date"] or "")[:4] or "(none)" for r in report_crawl["records"])
+    assert report["records_by_year"] == dict(sorted(years.items(), key=lambda kv: (not kv[0].isdigit(), kv[0])))
+    assert pages["read"] == (accounting["records_built"] + sum(accounting["skipped_while_reading"].values())
+                             + pages["held"])
+    assert pages["held"] == 0 and accounting["in_progress"] == 0
+    assert accounting["checks"] and all(check["ok"] for check in accounting["checks"]), accounting["checks"]
+    assert "| records written = new + changed |" in report_crawl["markdown"]
+    timeline = report["timeline"]
+    assert sum(sum(v) for v in timeline["counts"].values()) == pages["fetched"]
+    assert report["queue"]["queued"] >= report["queue"]["finished"] > 0
+    assert report["status_text"].startswith("Finished: ")
+    assert f"{records['written']} records written" in report["status_text"]
+
+
+def test_the_completeness_check_lists_the_linked_pages_that_gave_nothing(report_crawl):
+    report, base = report_crawl["report"], report_crawl["base_url"]
+    done = report["completeness"]
+    assert done["index_pages"] == report["skipped"]["listing"] >= 1
+    assert f"{base}/nizkor/" in done["index_page_urls"]
+    assert done["linked"] == done["records"] + done["unchanged"] + done["skipped"] + done["missing"]
+    assert done["records"] == len(report_crawl["records"])  # every article is listed by an index page
+    assert done["missing"] == sum(done["missing_by_reason"].values()) == len(done["missing_pages"])
+    missing = {m["url"]: m for m in done["missing_pages"]}
+    assert missing[f"{base}/nizkor/privado/secreto1.html"]["reason"] == "robots"
+    assert missing[f"{base}/nizkor/doc/perdido.html"]["reason"] == "error"
+    assert missing[f"{base}/nizkor/doc/perdido.html"]["detail"] == "HTTP 404"
+    assert missing[f"{base}/nizkor/doc/fallo.html"]["reason"] == "error"
+    assert done["missing_by_reason"]["not_fetched"] == 0  # a finished crawl fetched all it could
+    for m in done["missing_pages"]:
+        assert m["from"] in done["index_page_urls"]
+        if m["reason"] == "off_scope":
+            assert urlsplit(m["url"]).netloc != urlsplit(base).netloc
+    assert "## Completeness" in report_crawl["markdown"]
+
+
+def test_a_page_an_index_links_beyond_depth_limit_is_listed_with_its_reason(fixture_site, tmp_path):
+    output = tmp_path / "records.jsonl"
+    started = len(fixture_site.requests)
+    result = scrapy_crawl(f"{fixture_site.base_url}/nizkor/", output, *LOCAL_CRAWL, "-s", "DEPTH_LIMIT=1",
+                          "-s", f"CRAWL_STATE={tmp_path / 'state'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    done = report["completeness"]
+    deep = [m for m in done["missing_pages"] if m["reason"] == "not_followed"]
+    assert deep and all(m["detail"].startswith("depth") for m in deep)
+    assert len(deep) == done["missing_by_reason"]["not_followed"]
+    requested = {urlsplit(r["path"]).path for r in list(fixture_site.requests)[started:]}
+    assert not {urlsplit(m["url"]).path for m in deep} & requested, "a page beyond DEPTH_LIMIT was fetched"
+    listed = {e["url"] for e in report["urls"]["not_followed"]["depth"]}
+    assert {m["url"] for m in deep} <= listed
+    assert len(listed) <= report["faults"]["not_followed"]["depth"]
+    assert all(check["ok"] for check in report["accounting"]["checks"]), report["accounting"]["checks"]
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert f"- {deep[0]['url']} (depth" in markdown
+
+
+def test_each_run_keeps_its_report_and_an_index_lists_the_runs(report_crawl):
+    """The module's crawl is the first run; the next run of the same command goes into the same folder."""
+    tmp_path, output, state = report_crawl["folder"], report_crawl["output"], report_crawl["folder"] / "state"
+    report1 = report_crawl["report"]
+    # The next run of the crawl: a re-crawl, its pages unchanged.
+    second = scrapy_crawl(f"{report_crawl['base_url']}/nizkor/", output, *LOCAL_CRAWL, "-s", f"CRAWL_STATE={state}")
+    assert second.returncode == 0, second.stderr[-3000:]
+    report2 = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report1["run"]["id"] != report2["run"]["id"] and report2["run"]["run"] == report1["run"]["run"] + 1
+    assert report1["records"]["written"] > 0 and report2["records"]["written"] == 0
+    assert report2["records"]["unchanged"] == report1["records"]["written"]
+    runs = tmp_path / "reports"
+    assert sorted(p.name for p in runs.iterdir() if p.is_dir()) == sorted([report1["run"]["id"], report2["run"]["id"]])
+    for report in (report1, report2):
+        folder = tmp_path / report["run"]["folder"]
+        assert {p.name for p in folder.iterdir()} == {"report.json", "report.md", "report.html"}
+        assert json.loads((folder / "report.json").read_text(encoding="utf-8")) == report
+        assert report["run"]["id"].startswith(report["start_time"].replace("-", "").replace(":", ""))
+    index = json.loads((runs / "index.json").read_text(encoding="utf-8"))["runs"]
+    assert [run["id"] for run in index] == [report2["run"]["id"], report1["run"]["id"]]  # newest first
+    assert [run["status"] for run in index] == ["ok", "ok"]
+    assert [run["records_written"] for run in index] == [0, report1["records"]["written"]]
+    page = (runs / "index.html").read_text(encoding="utf-8")
+    for report in (report1, report2):
+        assert f'href="{report["run"]["id"]}/report.html"' in page
+    # The re-crawl's completeness: the index pages' links are accounted for as unchanged pages.
+    done = report2["completeness"]
+    assert done["unchanged"] == report1["completeness"]["records"] and done["records"] == 0
+    assert done["missing_by_reason"] == report1["completeness"]["missing_by_reason"]
+    assert all(check["ok"] for check in report2["accounting"]["checks"]), report2["accounting"]["checks"]
+
+
+def test_an_interrupted_run_accounts_for_the_pages_held_for_learning(fixture_site, tmp_path):
+    import signal
+    import time
+
+    output = tmp_path / "records.jsonl"
+    started = len(fixture_site.requests)
+    # Slow (one page every 0.2 s): the signal lands before the boilerplate warm-up (20 pages) is over.
+    command = [str(BIN / "scrapy"), "crawl", "nizkor", "-a", f"start_url={fixture_site.base_url}/nizkor/",
+               "-O", str(output), "-s", f"CRAWL_STATE={tmp_path / 'state'}", "-s", "DOWNLOAD_DELAY=0.2",
+               "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY_JITTER=0"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(fixture_site.requests) - started < 5:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    pages, accounting = report["pages"], report["accounting"]
+    assert report["status"] == "interrupted"
+    assert pages["read"] >= 1 and pages["held"] >= 1 and report["records"]["written"] == 0
+    assert pages["held"] == len(report["urls"]["held"])
+    assert pages["read"] == (accounting["records_built"] + sum(accounting["skipped_while_reading"].values())
+                             + pages["held"] + accounting["in_progress"])
+    assert all(check["ok"] for check in accounting["checks"]), accounting["checks"]
+    assert report["queue"]["pending"] >= pages["held"]
+    text = report["status_text"]
+    assert text.startswith("Interrupted") and "held for boilerplate learning" in text and "resume" in text
+    assert f"{pages['held']} page" in text
+    assert report["completeness"]["missing_by_reason"]["not_fetched"] >= 1
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "held for boilerplate learning" in markdown
+
+
+def test_the_timeline_of_fetches_stays_bounded():
+    from crawler.report import Timeline
+
+    timeline = Timeline(max_buckets=8, width=0.25)
+    for second in range(1000):
+        timeline.add(200 if second % 10 else 404, now=timeline.started + second)
+    counts = timeline.as_json()["counts"]
+    assert max(len(v) for v in counts.values()) <= 8
+    assert sum(counts["2xx"]) == 900 and sum(counts["4xx"]) == 100
+    assert timeline.as_json()["bucket_seconds"] >= 1000 / 8
+
+
+def test_a_failure_reason_is_said_in_words():
+    from crawler.report import failure_in_words, reason_words
+
+    raw = ("every request failed: {'downloader/exception_type_count/twisted.internet.error.DNSLookupError': 2, "
+           "'httperror/response_ignored_status_count/503': 1} (and refused or gone: {'robotstxt/forbidden': 1})")
+    assert failure_in_words(raw) == ("every request failed: 2 host name not found (DNS), 1 HTTP 503 "
+                                     "(and refused or gone: 1 refused by robots.txt)")
+    assert reason_words("http_error 404") == "HTTP 404" and reason_words("out_of_scope/offsite").endswith("another site")

@@ -84,9 +84,11 @@ def test_gzip_and_batches(warc_crawl, tmp_path):
     result = reprocess(*warc_crawl["warc_files"], "-o", template, "--batch-size", "20")
     assert result.returncode == 0, result.stderr
     files = sorted((tmp_path / "out").iterdir())
-    assert [f.name for f in files] == ["records-001.jsonl.gz", "records-002.jsonl.gz", "records-003.jsonl.gz"]
+    total = len(warc_crawl["records"])
+    expected = [20] * (total // 20) + ([total % 20] if total % 20 else [])
+    assert [f.name for f in files] == [f"records-{n:03d}.jsonl.gz" for n in range(1, len(expected) + 1)]
     batches = [[json.loads(line) for line in gzip.decompress(f.read_bytes()).decode().splitlines()] for f in files]
-    assert [len(b) for b in batches] == [20, 20, 8]
+    assert [len(b) for b in batches] == expected
     joined = [r["content_sha256"] for batch in batches for r in batch]
     assert sorted(joined) == sorted(r["content_sha256"] for r in warc_crawl["records"])
 

@@ -6,6 +6,8 @@ Skipped only when scrapyd (or scrapyd-client) is not installed; they are in the 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import shutil
@@ -37,11 +39,12 @@ HTTP = build_opener(ProxyHandler({}))
 
 
 def api(base: str, endpoint: str, *, query: dict | None = None, form: list | None = None,
-        body: bytes | None = None, content_type: str | None = None) -> dict:
+        body: bytes | None = None, content_type: str | None = None, headers: dict | None = None) -> dict:
     url = f"{base}/{endpoint}" + (f"?{urlencode(query)}" if query else "")
     if form is not None:
         body, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
-    request = Request(url, data=body, headers={"Content-Type": content_type} if content_type else {})
+    headers = {**(headers or {}), **({"Content-Type": content_type} if content_type else {})}
+    request = Request(url, data=body, headers=headers)
     with HTTP.open(request, timeout=120) as response:
         answer = json.loads(response.read())
     assert answer.get("status") == "ok", (endpoint, answer)
@@ -132,11 +135,13 @@ def test_scrapyds_runner_imports_the_project_from_the_egg(egg, tmp_path):
     assert all(line.startswith(str(egg) + os.sep) for line in result.stdout.splitlines()), result.stdout
 
 
-@pytest.fixture(scope="module")
-def scrapyd_server(tmp_path_factory):
-    """A real scrapyd on 127.0.0.1, in its own folder with its own scrapyd.conf; stopped afterwards."""
-    folder = tmp_path_factory.mktemp("scrapyd")
-    port = free_port()
+@contextlib.contextmanager
+def scrapyd_node(folder: Path, port: int | None = None, *, max_proc: int = 1, auth: tuple[str, str] | None = None):
+    """A real scrapyd on 127.0.0.1, in ``folder`` (its working directory) with its own scrapyd.conf; stopped
+    afterwards. ``auth``: HTTP basic auth (username, password). Started again on the same folder and port,
+    it finds its eggs, queue and files again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
     (folder / "scrapyd.conf").write_text(
         "[scrapyd]\n"
         "bind_address = 127.0.0.1\n"
@@ -146,15 +151,17 @@ def scrapyd_server(tmp_path_factory):
         f"items_dir = {folder / 'items'}\n"
         f"dbs_dir = {folder / 'dbs'}\n"
         "jobs_to_keep = 5\n"
-        "max_proc = 1\n"
-        "poll_interval = 0.2\n",
+        f"max_proc = {max_proc}\n"
+        "poll_interval = 0.2\n"
+        + (f"username = {auth[0]}\npassword = {auth[1]}\n" if auth else ""),
         encoding="utf-8",
     )
     # HOME: no ~/.scrapyd.conf or ~/.scrapy.cfg of the machine's user gets in the way.
     env = {key: value for key, value in os.environ.items() if not key.startswith("SCRAPY")}
     env["HOME"] = str(folder)
     base = f"http://127.0.0.1:{port}"
-    with open(folder / "scrapyd.out", "wb") as output:
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()} if auth else {}
+    with open(folder / "scrapyd.out", "ab") as output:
         process = subprocess.Popen([str(BIN / "scrapyd"), "--pidfile", str(folder / "scrapyd.pid")], cwd=folder,
                                    env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
@@ -162,12 +169,12 @@ def scrapyd_server(tmp_path_factory):
         while True:
             assert process.poll() is None, (folder / "scrapyd.out").read_text(errors="replace")[-3000:]
             try:
-                api(base, "daemonstatus.json")
+                api(base, "daemonstatus.json", headers=headers)
                 break
             except OSError:
                 assert time.monotonic() < deadline, "scrapyd did not answer within 60 s"
                 time.sleep(0.2)
-        yield {"base": base, "folder": folder, "process": process}
+        yield {"base": base, "folder": folder, "process": process, "port": port, "headers": headers}
     finally:
         process.terminate()
         try:
@@ -175,6 +182,13 @@ def scrapyd_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def scrapyd_server(tmp_path_factory):
+    """A real scrapyd on 127.0.0.1, in its own folder with its own scrapyd.conf; stopped afterwards."""
+    with scrapyd_node(tmp_path_factory.mktemp("scrapyd")) as node:
+        yield node
 
 
 def test_scrapyd_runs_the_nizkor_spider_from_the_deployed_egg(scrapyd_server, egg, fixture_site, gold):

@@ -17,10 +17,19 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.chain import Built, PageReader, log_skip
+from crawler.discovery import Discovery
 from crawler.faults import REFUSALS, fault_detail, fault_reason
 from crawler.frontier import Frontier, url_shape
 from crawler.scope import INTERNAL, Scope
-from crawler.state import STATE_FILE, CrawlState, previous_records, requires_contact, site_slug, state_dir
+from crawler.state import (
+    STATE_FILE,
+    CrawlState,
+    previous_records,
+    requires_contact,
+    site_origin,
+    site_slug,
+    state_dir,
+)
 from crawler.workers import PageJob, RecordPool, configure, default_workers
 from pipelines.boilerplate import BoilerplateModel
 from pipelines.profiles import SiteProfile, load_profile
@@ -57,6 +66,7 @@ class ArchiveSpider(scrapy.Spider):
         self.model_path: Path | None = None
         self.reader: PageReader | None = None
         self.state: CrawlState | None = None
+        self.discovery: Discovery | None = None
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -67,14 +77,18 @@ class ArchiveSpider(scrapy.Spider):
                 "CONTACT_URL is required to crawl a real site: name the operator, e.g. "
                 "-s CONTACT_URL=https://example.org/contact (it goes in the User-Agent)"
             )
-        spider.state = CrawlState(state_dir(settings, spider.name) / STATE_FILE)
+        spider.origin = site_origin(spider.start_url, spider.profile)
+        folder = state_dir(settings, spider.name, spider.origin)
+        spider.state = CrawlState(folder / STATE_FILE, site=spider.origin)
         spider._begin_run(settings)
-        spider.frontier = Frontier.from_settings(settings, lambda reason: spider._count(f"frontier/{reason}"),
+        spider.frontier = Frontier.from_settings(settings, spider._not_followed,
                                                  queued=spider.state.queued_count())
         crawler.signals.connect(spider._end_run, signal=signals.spider_closed)
         spider.reader = PageReader(record_pool(settings, spider.profile.name))
+        # Pages beyond links: the site's sitemaps and the feeds of its start page (crawler/discovery.py).
+        spider.discovery = Discovery.from_crawler(crawler, spider)
         if settings.getbool("BOILERPLATE_LEARNING", True):
-            spider.model_path = state_dir(settings, spider.name) / f"boilerplate-{site_slug(spider.site)}.json"
+            spider.model_path = folder / f"boilerplate-{site_slug(spider.site)}.json"
             spider.reader.model = spider._load_model(settings)
             crawler.signals.connect(spider._save_model, signal=signals.spider_closed)
         crawler.signals.connect(spider._release_held, signal=signals.spider_idle)
@@ -135,25 +149,36 @@ class ArchiveSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The start page; then what a resumed crawl still has to do, or every page a new crawl re-checks."""
-        request = self._request(self.start_url)
+        # In full when its feeds are to be read (crawler/discovery.py): a 304 has no <head>.
+        request = self._request(self.start_url, conditional=not self.discovery.feeds)
         if request is not None:
             yield request
-        for url in self.state.pending() if self.state.resumed else self.state.known():
+        for request in self.discovery.start_requests():
+            yield request
+        urls = list(self.state.pending() if self.state.resumed else self.state.known())
+        if urls and not self.state.resumed:
+            # A re-crawl re-checks what it knows once the sitemaps are read: a page whose lastmod is
+            # older than its last fetch is not asked for again.
+            await self.discovery.settled()
+        for url in urls:
             request = self._request(url, resuming=self.state.resumed)
             if request is not None:
                 yield request
 
-    def _request(self, url: str, resuming: bool = False, meta: dict | None = None) -> scrapy.Request | None:
+    def _request(self, url: str, resuming: bool = False, meta: dict | None = None,
+                 conditional: bool = True) -> scrapy.Request | None:
         """A request for a page of the site not yet queued in this crawl (within the page budget),
-        conditional when a record came from it."""
+        conditional when a record came from it (unless ``conditional`` is False)."""
         refusal = self.scope.refusal(url)
         if refusal is not None:
             self._count(f"links/out_of_scope/{refusal}")
+            self.state.outcome(_canonical(url, self.profile), f"refused/out_of_scope/{refusal}")
             return None
         canonical = canonical_url(url, self.profile)
         if not resuming and self.frontier.page_budget and self.frontier.queued >= self.frontier.page_budget:
             if not self.state.is_queued(canonical):
                 self.frontier.admit(canonical)  # refused and counted
+                self.state.outcome(canonical, "not_followed/budget")
             return None
         if not self.state.queue(canonical, url) and not resuming:
             return None
@@ -161,7 +186,8 @@ class ArchiveSpider(scrapy.Spider):
             self.frontier.admit(canonical)
         headers = {}
         known = self.state.page(canonical)
-        if known is not None and known.revision:
+        # With WARC capture, a page whose capture is missing is asked for in full: the gap is filled.
+        if conditional and known is not None and known.revision and not self.state.capture_missing(canonical):
             if known.etag:
                 headers["If-None-Match"] = known.etag
             if known.last_modified:
@@ -185,10 +211,26 @@ class ArchiveSpider(scrapy.Spider):
             self._count(f"faults/{reason}")
             self.logger.warning("Failed (%s): %s: %s", reason, request.url, fault_detail(failure.value))
         canonical = request.meta.get("canonical_url") or canonical_url(request.url, self.profile)
+        # What the crawl report lists (crawler/report.py), with the page that linked to it.
+        self.state.outcome(canonical, f"refused/{reason}" if reason in REFUSALS else f"failed/{reason}",
+                           fault_detail(failure.value), _referer(request))
         self.state.finish(canonical)
 
     def _count(self, key: str) -> None:
         self.crawler.stats.inc_value(f"archive/{key}")
+
+    def _not_followed(self, reason: str) -> None:
+        """The frontier refused a link (counted); ``_follow`` notes the URL's outcome with the reason."""
+        self._count(f"frontier/{reason}")
+        self.refusal = reason
+
+    def parse_discovery(self, response: Response, **kwargs: Any):
+        """A robots.txt, sitemap or feed the crawl asked for: the requests it leads to."""
+        return self.discovery.parse(response)
+
+    def _discovery_failed(self, failure) -> None:
+        self.discovery.failed(failure.request)
+        self._failed(failure)
 
     async def parse(self, response: Response, **kwargs: Any):
         requested = response.meta.get("canonical_url") or canonical_url(response.url, self.profile)
@@ -200,11 +242,15 @@ class ArchiveSpider(scrapy.Spider):
         settled = status in (304, 404, 410)
         for key in {requested, canonical}:
             self.state.fetched(key, response.url, status, etag, modified, done=settled)
+        if requested != canonical:
+            self.state.outcome(requested, "redirected", canonical)
         if status == 304:
             self._count("pages/unchanged")
+            self.state.outcome(canonical, "unchanged", "304")
             return
         if status in (404, 410):
             self._count("pages/gone")
+            self.state.outcome(canonical, "gone", str(status), _referer(response.request))
             self.crawler.stats.inc_value(f"httperror/response_ignored_status_count/{status}")
             self.logger.info("Gone (%d): %s", status, response.url)
             return
@@ -213,8 +259,16 @@ class ArchiveSpider(scrapy.Spider):
         job = PageJob(response.body, response.url, content_type, self.profile.name, datetime.now(timezone.utc))
         # Read in a worker process; the engine goes on fetching meanwhile (crawler/chain.py).
         links, outcomes = await self.reader.read(job)
+        own = next((b for b in outcomes if canonical_url(b.url, self.profile) == canonical), None)
+        start = canonical_url(self.start_url, self.profile)
+        if links and (own is None or own.reason == "listing_page" or start in (requested, canonical)):
+            # An index page (or a page held for learning, which may be one): the crawl report
+            # compares the links it lists with what the crawl made of them (crawler/report.py).
+            self.state.index_links(canonical, (_canonical(link, self.profile) for link in links))
         # Links first: a page is only finished once what it links to is queued.
         for request in self._follow(links, response):
+            yield request
+        for request in self.discovery.from_start_page(response):
             yield request
         for item in self._emit(outcomes):
             yield item
@@ -228,6 +282,7 @@ class ArchiveSpider(scrapy.Spider):
             key = canonical_url(built.url, self.profile)
             if built.record is None:
                 self._count(f"skipped/{built.reason}")
+                self.state.outcome(key, f"skipped/{built.reason}", (built.detail or "")[:300] or None)
                 log_skip(built, self.logger)
                 self.state.finish(key)
                 continue
@@ -253,6 +308,7 @@ class ArchiveSpider(scrapy.Spider):
         for link in links:
             if self.scope.refusal(link) is not None:
                 self._count("links/offsite")
+                self.state.outcome(_canonical(link, self.profile), "off_host", None, response.url)
             elif not self.state.is_queued(canonical_url(link, self.profile)):
                 new.append(link)  # a link met before is not a new hop, whatever its depth here
         # A page that finds nothing new but more of its own kind may be a generated one (a trap).
@@ -261,10 +317,25 @@ class ArchiveSpider(scrapy.Spider):
         for link in new:
             meta = self.frontier.follow(link, response.url, response.meta, barren)
             if meta is None:
+                self.state.outcome(canonical_url(link, self.profile), f"not_followed/{self.refusal}", None, response.url)
                 continue
             request = self._request(link, meta=meta)
             if request is not None:
                 yield request
+
+
+def _canonical(url: str, profile: SiteProfile) -> str:
+    """The canonical form of any URL found (another host's too), or the URL itself if it has none."""
+    try:
+        return canonical_url(url, profile)
+    except ValueError:
+        return url
+
+
+def _referer(request) -> str | None:
+    """The page that linked to a request (Scrapy's RefererMiddleware sets the header)."""
+    value = request.headers.get(b"Referer") if request is not None else None
+    return value.decode("latin-1") if value else None
 
 
 def record_pool(settings, profile: str) -> RecordPool:
