@@ -68,6 +68,14 @@ class DaskCluster:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.processes: list[subprocess.Popen] = []
+        try:
+            self._start_all(workers, preload)
+        except BaseException:
+            self.close()  # no process outlives a cluster that did not come up
+            raise
+
+    def _start_all(self, workers: int, preload: Path | None) -> None:
+        folder = self.folder
         scheduler_file = folder / "scheduler.json"
         self.scheduler = self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0",
                                      "--no-dashboard", "--scheduler-file", str(scheduler_file))
