@@ -52,7 +52,6 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.misc import load_object
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
-from trafilatura.feeds import FeedParameters, determine_feed, find_links
 from twisted.internet.defer import Deferred
 
 from crawler.state import CrawlState
@@ -126,6 +125,8 @@ def sitemap_entries(sitemap: Sitemap) -> Iterator[tuple[str, str | None]]:
 
 def feed_links(text: str, url: str) -> list[str]:
     """The absolute links of a feed's entries (RSS, Atom or JSON Feed; its own link to the site too)."""
+    from trafilatura.feeds import FeedParameters, find_links  # only for a site that has feeds (see feeds_of_page)
+
     text = text.lstrip("\ufeff \t\r\n")
     params = FeedParameters(url, urlsplit(url).hostname or "", url)
     links = find_links(text, params)
@@ -141,8 +142,19 @@ def feed_links(text: str, url: str) -> list[str]:
 
 
 def feeds_of_page(html: str, url: str) -> list[str]:
-    """The feeds a page links (trafilatura: ``<link rel="alternate">`` of feed types, comment feeds left out)."""
+    """The feeds a page links (trafilatura: ``<link rel="alternate">`` of feed types, comment feeds left out).
+
+    The crawl's own process does no parsing and loads no record engine (crawler/workers.py):
+    trafilatura is imported only when the page names a feed type at all."""
+    if not FEED_TYPE_HINT.search(html):
+        return []
+    from trafilatura.feeds import FeedParameters, determine_feed
+
     return determine_feed(html, FeedParameters(url, urlsplit(url).hostname or "", url))
+
+
+# The media types of feeds, as a page's <link rel="alternate" type="..."> names them.
+FEED_TYPE_HINT = re.compile(r"application/(?:rss|atom|feed)\+(?:xml|json)|application/json", re.IGNORECASE)
 
 
 def lastmod_bound(value: str) -> datetime | None:
