@@ -53,17 +53,16 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
-from warcio.timeutils import iso_date_to_datetime
 
 from crawler.chain import PageReader, RecordRun, is_html
 from crawler.output import BATCH_PLACEHOLDERS
-from crawler.warc import CapturedResponse, _GzipMemberWatch, _parsed, _warcinfo_fields
+from crawler.warc import _warcinfo_fields, read_responses
 from crawler.workers import JobOutcome, PageJob, WorkerDied, finish_job, read_job
 from pipelines.boilerplate import BoilerplateModel
 from pipelines.profiles import SiteProfile, load_profile
@@ -77,7 +76,6 @@ __all__ = [
     "PageSummary",
     "SliceRead",
     "SliceSummary",
-    "captured_responses",
     "finish_pages",
     "part_template",
     "read_slice",
@@ -101,7 +99,6 @@ KEY_PREFIX = "archive-crawler"
 # dask task priorities (higher first): summaries are tiny and unblock the plan; finishing a slice
 # before reading further ones keeps the records flowing and the workers' memory low.
 SUMMARY_PRIORITY, FINISH_PRIORITY, READ_PRIORITY = 20, 10, 0
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ClusterError(OSError):
@@ -117,75 +114,6 @@ class ClusterError(OSError):
 
 
 # --------------------------------------------------------------------------- reading byte ranges
-
-
-class _Window:
-    """The bytes ``[start, end)`` of an open file (``end`` None: to its end), as a stream."""
-
-    def __init__(self, raw, start: int, end: int | None):
-        raw.seek(start)
-        self.raw = raw
-        self.left = None if end is None else max(0, end - start)
-
-    def read(self, size: int = -1) -> bytes:
-        if self.left is None:
-            return self.raw.read(size)
-        if size is None or size < 0 or size > self.left:
-            size = self.left
-        data = self.raw.read(size)
-        self.left -= len(data)
-        return data
-
-    def tell(self) -> int:
-        return self.raw.tell()
-
-
-def captured_responses(
-    path: str | os.PathLike, start: int = 0, end: int | None = None, info: dict[str, str] | None = None
-) -> Iterator[CapturedResponse]:
-    """``crawler.warc.read_responses`` over the bytes ``[start, end)`` of a WARC file (record
-    boundaries; ``end`` None: to the end of the file), ``info`` being the warcinfo fields in force
-    at ``start``. Raises ``ArchiveLoadFailed`` for damage, as ``read_responses`` does. (The same
-    loop as ``read_responses``, over a window of the file; tests/test_dask.py checks that the ranges
-    of a file give what the whole file gives, damage included.)"""
-    info = dict(info or {})
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == GZIP_MAGIC
-        window = _Window(raw, start, end)
-        stream = _GzipMemberWatch(window) if gzipped else window
-        records = iter(ArchiveIterator(stream))
-        while True:
-            try:
-                record = _parsed(records)
-            except StopIteration:
-                break
-            block = _parsed(records, record.raw_stream.read)
-            expected = record.length - (record.http_headers.total_len if record.http_headers else 0)
-            if len(block) != expected:
-                raise ArchiveLoadFailed(
-                    f"record {record.rec_headers.get_header('WARC-Record-ID')} is truncated "
-                    f"({len(block)} of {expected} bytes)"
-                )
-            if record.rec_type == "warcinfo":
-                info = _warcinfo_fields(block)
-                continue
-            if record.rec_type != "response" or not record.http_headers:
-                continue
-            if not (record.http_headers.protocol or "").startswith("HTTP/"):
-                continue
-            yield CapturedResponse(
-                url=record.rec_headers.get_header("WARC-Target-URI"),
-                status=int(record.http_headers.get_statuscode()),
-                headers=list(record.http_headers.headers),
-                body=block,
-                date=iso_date_to_datetime(record.rec_headers.get_header("WARC-Date")).replace(tzinfo=timezone.utc),
-                profile=info.get("site-profile") or None,
-                warcinfo=info,
-            )
-        if gzipped:
-            stream.read()  # what warcio left unread
-            if not stream.complete:
-                raise ArchiveLoadFailed("the file ends inside a gzip member (cut short?)")
 
 
 def warc_ranges(path: str | os.PathLike, size: int) -> Iterator[tuple[int, int | None, dict[str, str]]]:
@@ -271,7 +199,7 @@ def read_slice(path: str, start: int, end: int | None, info: dict[str, str], obs
     drafts: list = []
     error = None
     try:
-        for response in captured_responses(path, start, end, info):
+        for response in read_responses(path, start, end, info):
             body = page_body(response, counts)
             if body is None:
                 continue

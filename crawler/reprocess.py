@@ -39,7 +39,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from crawler.chain import RecordRun, reaches_spider
 from crawler.output import RecordWriter
 from crawler.state import STATE_FILE, CrawlState
-from crawler.warc import CapturedResponse, read_responses
+from crawler.warc import GZIP_MAGIC, CapturedResponse, read_responses
 from crawler.workers import PageJob, RecordPool
 from pipelines.boilerplate import BoilerplateModel
 from pipelines.profiles import SiteProfile, load_profile, profile_for_url
@@ -72,7 +72,6 @@ def state_file(path: str | os.PathLike) -> Path:
 
 # How every WARC record, hence every WARC file, begins (ISO 28500: "WARC/1.0", "WARC/1.1").
 WARC_MAGIC = b"WARC/"
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 def warc_problem(path: str | os.PathLike) -> str | None:

@@ -51,6 +51,8 @@ from pathlib import Path
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.timeutils import datetime_to_iso_date
 
+from crawler.warc import GZIP_MAGIC
+
 __all__ = [
     "PAGES_HEADER",
     "WaczError",
@@ -69,7 +71,6 @@ logger = logging.getLogger(__name__)
 WACZ_SUFFIX = ".wacz"
 WARC_SUFFIXES = (".warc.gz", ".warc")
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Article pages"}
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 class WaczError(Exception):

@@ -583,16 +583,43 @@ def _parsed(records: Iterator, read: Callable[[], object] | None = None):
         raise ArchiveLoadFailed(f"unreadable record ({type(exc).__name__}: {exc})") from exc
 
 
-def read_responses(path: str | os.PathLike) -> Iterator[CapturedResponse]:
-    """The HTTP response records of a WARC file, in file order.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Window:
+    """The bytes ``[start, end)`` of an open file (``end`` None: to its end), as a stream."""
+
+    def __init__(self, raw, start: int, end: int | None):
+        raw.seek(start)
+        self.raw = raw
+        self.left = None if end is None else max(0, end - start)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left is None:
+            return self.raw.read(size)
+        if size is None or size < 0 or size > self.left:
+            size = self.left
+        data = self.raw.read(size)
+        self.left -= len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+def read_responses(path: str | os.PathLike, start: int = 0, end: int | None = None,
+                   info: dict[str, str] | None = None) -> Iterator[CapturedResponse]:
+    """The HTTP response records of a WARC file, in file order; or of its bytes ``[start, end)``
+    (record boundaries; ``end`` None: to the end of the file), ``info`` being the warcinfo fields in
+    force at ``start`` (a slice of a file for one Dask task: crawler/cluster.py).
 
     Raises warcio's ``ArchiveLoadFailed`` when the file is damaged (the responses before the damage
     have been yielded by then)."""
-    info: dict[str, str] = {}
+    info = dict(info or {})
     with open(path, "rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-        raw.seek(0)
-        stream = _GzipMemberWatch(raw) if gzipped else raw
+        gzipped = raw.read(2) == GZIP_MAGIC
+        window = _Window(raw, start, end)
+        stream = _GzipMemberWatch(window) if gzipped else window
         records = iter(ArchiveIterator(stream))
         while True:
             try:

@@ -31,7 +31,7 @@ from functools import lru_cache
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 
-__all__ = ["DecodedPage", "PageSkipped", "decode_html", "normalise_html", "normalise_text"]
+__all__ = ["DecodedPage", "PageSkipped", "collapse", "decode_html", "normalise_html", "normalise_text"]
 
 FALLBACK_ENCODING = "cp1252"
 _SNIFF_BYTES = 4096
@@ -106,6 +106,11 @@ def _remove_non_text(text: str) -> str:
 
 def _nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def collapse(text: str | None) -> str:
+    """A line's text with its runs of whitespace (no-break spaces included) made one space."""
+    return " ".join((text or "").replace("\xa0", " ").split())
 
 
 def normalise_text(text: str) -> str:

@@ -21,7 +21,7 @@ from w3lib.url import safe_url_string
 
 from .dates import PartialDate, SourceLine, parse_date, parse_source_line
 from .budgets import MAX_ELEMENTS
-from .encoding import PageSkipped
+from .encoding import PageSkipped, collapse as _collapse
 from .generic import is_furniture, page_date, page_title, teaser_texts
 from .profiles import SiteProfile
 
@@ -160,10 +160,6 @@ def _check_depth(parser) -> None:
     for entry in parser.error_log:
         if entry.message.startswith("Excessive depth"):
             raise PageSkipped("too_deep", entry.message)
-
-
-def _collapse(text: str) -> str:
-    return " ".join(text.replace("\xa0", " ").split())
 
 
 class _Linearizer:
@@ -449,10 +445,14 @@ SHORT_TEXT_CONFIG = use_config()
 SHORT_TEXT_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "100")
 
 
+def _trafilatura_options(profile: SiteProfile) -> dict:
+    return {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
+
+
 def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> str | None:
     # trafilatura works on a copy of the tree it is handed (trafilatura.core.bare_extraction), so the
     # page is parsed once; the profile's prune rules have already been applied to it.
-    options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
+    options = _trafilatura_options(profile)
     with _ampersands_escaped(tree):
         return trafilatura.extract(tree, url=url, with_metadata=False, config=TRAFILATURA_CONFIG, **options)
 
@@ -482,7 +482,7 @@ def _trafilatura_lines(tree: lxml.html.HtmlElement, url: str | None, profile: Si
     """trafilatura's main text as lines, read from its XML output: a paragraph (its ``<lb/>`` breaks
     kept), a heading, a list item, a table row (cells joined by a space) each give lines, without the
     Markdown marks its text output adds ("- ", "| ... |")."""
-    options = {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
+    options = _trafilatura_options(profile)
     lines = _xml_text(trafilatura.extract(tree, url=url, with_metadata=False, output_format="xml",
                                           config=TRAFILATURA_CONFIG, **options))
     if len(lines) <= 1:  # nothing, or the fallback's one flat line: a short article?

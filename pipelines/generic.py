@@ -45,6 +45,7 @@ from collections.abc import Iterator
 import lxml.html
 
 from .dates import PartialDate, find_labelled_date
+from .encoding import collapse as _collapse
 
 __all__ = ["DATE_SOURCES", "is_furniture", "metadata_date", "page_date", "page_title", "teaser_share", "teaser_texts", "url_date"]
 
@@ -66,10 +67,6 @@ ELSEWHERE = "//aside | " + " | ".join(
     f"//*[contains(@class, '{word}') or contains(@id, '{word}')]" for word in _OTHER)
 _ISO_DATE = re.compile(r"\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:$|[T\s]|[+-]\d{2}|Z)")
 _JSON_LD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{4,40})"')
-
-
-def _collapse(text: str | None) -> str:
-    return " ".join((text or "").replace("\xa0", " ").split())
 
 
 def _fold(text: str | None) -> str:

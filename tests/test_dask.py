@@ -395,14 +395,14 @@ def _response_fields(responses) -> list[tuple]:
 
 @pytest.mark.parametrize("size", [1, 3, 100])
 def test_byte_ranges_read_the_same_responses_as_the_whole_file(warc_crawl, size):
-    from crawler.cluster import captured_responses, warc_ranges
+    from crawler.cluster import warc_ranges
     from crawler.warc import read_responses
 
     for path in warc_crawl["warc_files"]:
         ranges = list(warc_ranges(path, size))
         assert ranges[0][0] == 0 and ranges[-1][1] is None
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
-        pieces = [_response_fields(captured_responses(path, start, end, info)) for start, end, info in ranges]
+        pieces = [_response_fields(read_responses(path, start, end, info)) for start, end, info in ranges]
         assert all(len([r for r in piece]) <= size for piece in pieces)
         assert [r for piece in pieces for r in piece] == _response_fields(read_responses(path))
 
@@ -410,7 +410,7 @@ def test_byte_ranges_read_the_same_responses_as_the_whole_file(warc_crawl, size)
 def test_a_damaged_file_fails_in_its_last_range_as_it_fails_whole(warc_crawl, tmp_path):
     from warcio.exceptions import ArchiveLoadFailed
 
-    from crawler.cluster import captured_responses, warc_ranges
+    from crawler.cluster import warc_ranges
     from crawler.warc import read_responses
 
     data = warc_crawl["warc_files"][0].read_bytes()
@@ -429,7 +429,7 @@ def test_a_damaged_file_fails_in_its_last_range_as_it_fails_whole(warc_crawl, tm
     whole = read_all(read_responses(damaged))
     assert whole[1], "the cut file reads as damaged"
     ranges = list(warc_ranges(damaged, 2))
-    pieces = [read_all(captured_responses(damaged, start, end, info)) for start, end, info in ranges]
+    pieces = [read_all(read_responses(damaged, start, end, info)) for start, end, info in ranges]
     assert all(not error for _, error in pieces[:-1])
     assert ([url for urls, _ in pieces for url in urls], pieces[-1][1]) == whole
 
