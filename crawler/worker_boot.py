@@ -13,7 +13,7 @@ from pipelines.profiles import available_profiles, load_profile
 # forkserver starts); every profile when unset. Another profile still works, loaded on first use.
 _names = [n for n in os.environ.get("ARCHIVE_CRAWLER_WORKER_PROFILES", "").split(",") if n] or available_profiles()
 prepare([load_profile(name).languages for name in _names])
-validation.load_validator()
+validation.load_check()  # compiles the jsonschema validator too
 
 
 def _load_justext_stoplists() -> None:

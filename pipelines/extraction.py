@@ -449,10 +449,10 @@ def _trafilatura_options(profile: SiteProfile) -> dict:
     return {"include_comments": False, "include_tables": True, "deduplicate": False, **profile.trafilatura}
 
 
-def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> str | None:
+def _trafilatura_text(tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile, *, fast: bool = False) -> str | None:
     # trafilatura works on a copy of the tree it is handed (trafilatura.core.bare_extraction), so the
     # page is parsed once; the profile's prune rules have already been applied to it.
-    options = _trafilatura_options(profile)
+    options = {**_trafilatura_options(profile), "fast": fast}
     with _ampersands_escaped(tree):
         return trafilatura.extract(tree, url=url, with_metadata=False, config=TRAFILATURA_CONFIG, **options)
 
@@ -735,6 +735,9 @@ def listing_share(lines: list[str], link_texts: frozenset[str]) -> float:
 def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | None, profile: SiteProfile) -> list[str]:
     """Keep the region's lines that trafilatura also judges to be main text.
 
+    trafilatura's own extractor is asked first (``fast``); its comparison with readability and
+    justext, which exists to rescue what that extractor missed, runs only when it left some of the
+    located region out: when it kept every line there is nothing inside the article to rescue.
     When trafilatura finds nothing (very short pages) the located region stands on its own.
     """
     if not region:
@@ -745,12 +748,19 @@ def _keep_main_text(region: list[Line], tree: lxml.html.HtmlElement, url: str | 
     for element, tag in renamed:
         element.tag = _TRAFILATURA_EQUIVALENTS[tag]
     try:
-        main = _trafilatura_text(tree, url, profile)
+        kept = _lines_found(region, _trafilatura_text(tree, url, profile, fast=True))
+        if kept is None or len(kept) < len(region):
+            kept = _lines_found(region, _trafilatura_text(tree, url, profile))
     finally:
         for element, tag in renamed:
             element.tag = tag
+    return [line.text for line in region] if kept is None else kept
+
+
+def _lines_found(region: list[Line], main: str | None) -> list[str] | None:
+    """The region's lines found in trafilatura's text ``main`` (None: it found no text at all)."""
     if not main:
-        return [line.text for line in region]
+        return None
     # Each line is looked for near where the last one was found, never in the whole text: the
     # lines come in trafilatura's order, and a bounded window keeps this linear in the page size.
     main_text = _comparable(main)

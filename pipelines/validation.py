@@ -17,9 +17,10 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
-__all__ = ["SCHEMA_PATH", "load_schema", "load_validator", "record_errors"]
+__all__ = ["SCHEMA_PATH", "load_check", "load_schema", "load_validator", "record_errors"]
 
 # The published file, in the repository.
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "record-v1.json"
@@ -75,6 +76,18 @@ def load_validator() -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@cache
+def load_check():
+    """The same schema compiled to Python by fastjsonschema: a valid record passes in a tenth of
+    jsonschema's walk. Only jsonschema explains a refusal; formats are judged by jsonschema's own
+    format checker, so that both agree on every value. (fastjsonschema reads the inlined schema as
+    draft 7: it uses no keyword whose meaning differs between the two drafts.)"""
+    checker = Draft202012Validator.FORMAT_CHECKER
+    schema = {**load_validator().schema, "$schema": "http://json-schema.org/draft-07/schema#"}
+    formats = {name: (lambda value, name=name: checker.conforms(value, name)) for name in ("date", "date-time", "uri")}
+    return fastjsonschema.compile(schema, formats=formats)
+
+
 def _where(error) -> str:
     return "/".join(str(p) for p in error.absolute_path) or "(record)"
 
@@ -97,10 +110,19 @@ def record_errors(record: Mapping) -> list[str]:
 
     Besides the schema, ``content_sha256`` must be the SHA-256 of ``text``."""
     record = dict(record)
+    try:
+        load_check()(record)
+    except fastjsonschema.JsonSchemaException:
+        pass  # jsonschema says why, below
+    else:
+        return _digest_errors(record)
     errors = sorted(load_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
-    messages = [_describe(e) for e in errors]
+    return [_describe(e) for e in errors] or _digest_errors(record)
+
+
+def _digest_errors(record: dict) -> list[str]:
     text, digest = record.get("text"), record.get("content_sha256")
-    if isinstance(text, str) and isinstance(digest, str) and not messages:
+    if isinstance(text, str) and isinstance(digest, str):
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
-            messages.append("content_sha256: not the SHA-256 of text")
-    return messages
+            return ["content_sha256: not the SHA-256 of text"]
+    return []
