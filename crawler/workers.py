@@ -25,6 +25,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import sys
 from collections import deque
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["JobOutcome", "JobTimedOut", "PageJob", "RecordPool", "WorkerDied", "default_workers", "finish_job", "read_job"]
+__all__ = ["HeldDraft", "JobOutcome", "JobTimedOut", "PageJob", "RecordPool", "WorkerDied", "default_workers", "finish_job", "read_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,16 @@ class PageJob:
     follow: bool = True
 
 
+@dataclass(frozen=True)
+class HeldDraft:
+    """A read page waiting for the site's boilerplate, as the crawl's process holds it: its URL and
+    the pickled ``PageDraft``, which only a worker unpickles (unpickling it would import the record
+    engine, trafilatura included, into the crawl's own process)."""
+
+    url: str
+    data: bytes
+
+
 @dataclass
 class JobOutcome:
     """What a worker gives back: the page's links and line keys (read jobs), and a record, a draft
@@ -94,7 +105,7 @@ class JobOutcome:
 
     links: tuple[str, ...] = ()
     line_keys: tuple[str | None, ...] = ()
-    draft: Any = None
+    draft: HeldDraft | None = None
     record: dict | None = None
     skip: tuple[str, str] | None = None
 
@@ -135,17 +146,22 @@ def read_job(job: PageJob, boilerplate: frozenset[str] | None, observe: bool = T
         logger.exception("Extraction failed on %s", job.url)
         return JobOutcome(skip=("extraction_error", f"{type(exc).__name__}: {exc}"))
     if boilerplate is None:
-        return JobOutcome(links=draft.links, line_keys=draft.line_keys, draft=draft)
-    outcome = finish_job(draft, boilerplate)
+        return JobOutcome(links=draft.links, line_keys=draft.line_keys,
+                          draft=HeldDraft(draft.url, pickle.dumps(draft, pickle.HIGHEST_PROTOCOL)))
+    outcome = _finish_or_skip(draft, boilerplate)
     outcome.links, outcome.line_keys = draft.links, draft.line_keys
     return outcome
 
 
-def finish_job(draft, boilerplate: frozenset[str]) -> JobOutcome:
-    """The record of a read page, cleaned of the ``boilerplate`` line keys."""
+def finish_job(held: HeldDraft, boilerplate: frozenset[str]) -> JobOutcome:
+    """The record of a held page, cleaned of the ``boilerplate`` line keys."""
+    return _finish_or_skip(pickle.loads(held.data), boilerplate)
+
+
+def _finish_or_skip(draft, boilerplate: frozenset[str]) -> JobOutcome:
     try:
         return _finish(draft, boilerplate)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a page the code cannot handle is a counted skip, not a crash
         logger.exception("Extraction failed on %s", draft.url)
         return JobOutcome(skip=("extraction_error", f"{type(exc).__name__}: {exc}"))
 

@@ -181,6 +181,39 @@ def test_the_crawl_process_never_imports_the_record_engine():
     assert result.stdout.strip() == "[]"
 
 
+def test_pages_held_for_learning_do_not_bring_the_record_engine_into_the_crawl_process():
+    """Drafts held until the boilerplate model is ready stay pickled in the crawl's process: only a
+    worker unpickles them (a PageDraft would import pipelines.records, and with it trafilatura)."""
+    code = f"""
+import asyncio, sys
+from pathlib import Path
+from crawler.chain import PageReader
+from crawler.workers import PageJob, RecordPool
+from pipelines.boilerplate import BoilerplateModel
+pages = sorted(p for p in Path({str(OTHER)!r}).rglob('*.html') if 'admin' not in p.parts)
+async def main():
+    pool = RecordPool(1)
+    reader = PageReader(pool, BoilerplateModel(site='memorywatch.example'))
+    try:
+        batches, held = [], 0
+        for p in pages:
+            url = 'http://memorywatch.example/' + p.relative_to({str(OTHER)!r}).as_posix()
+            batches.append(await reader.read(PageJob(p.read_bytes(), url, 'text/html', 'generic')))
+            held = max(held, len(reader.held))
+        built = [b for _links, batch in batches for b in batch] + await reader.flush()
+    finally:
+        pool.close()
+    return held, sum(b.record is not None for b in built)
+held, records = asyncio.run(main())
+print(held > 0, records, [m for m in ('trafilatura', 'pipelines.records', 'py3langid') if m in sys.modules])
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    held, records, loaded = result.stdout.strip().split(" ", 2)
+    assert held == "True", "the warm-up held no page: nothing tested"
+    assert int(records) == len(read_jsonl(OTHER_GOLD))
+    assert loaded == "[]"
+
+
 def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
