@@ -1,9 +1,10 @@
 """Worker processes that read pages and build records, so that the crawl's reactor does no parsing.
 
-``RecordPool`` runs picklable module-level functions in ``workers`` processes forked from
-multiprocessing's forkserver, which has imported ``crawler/worker_boot.py`` (trafilatura, the
-schema, the language models) once: a worker starts with all of it loaded, the crawl's own process
-loads none of it. ``workers=0`` runs the same functions in the calling process (``extract``, tests).
+``RecordPool`` runs picklable module-level functions in ``workers`` processes that start with
+``crawler/worker_boot.py`` (trafilatura, the schema, the language models) loaded: two or more are
+forked from multiprocessing's forkserver, which imported it once for all of them; a single worker
+is spawned and imports it itself (a forkserver would only hold a second copy). The crawl's own
+process loads none of it. ``workers=0`` runs the same functions in the calling process (``extract``, tests).
 
 * Back-pressure: ``run`` waits (asyncio) while ``capacity`` jobs are in the pool, so the pool never
   holds more pages than that; the caller (a spider callback) waits, the engine goes on fetching.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import multiprocessing
 import os
@@ -168,6 +170,7 @@ def _finish_or_skip(draft, boilerplate: frozenset[str]) -> JobOutcome:
 
 def _serve(conn, initializer: Callable | None, initargs: tuple) -> None:
     """A worker's loop: one job in, its result out, until told to stop (``None``)."""
+    importlib.import_module(BOOT_MODULE)  # already imported in a forkserver's child; a spawned worker loads it here
     if initializer is not None:
         initializer(*initargs)
     while True:
@@ -306,9 +309,14 @@ class RecordPool:
         if self._context is None:
             if self.profiles:  # inherited by the forkserver, started by the first worker below
                 os.environ[PROFILES_VARIABLE] = ",".join(self.profiles)
-            self._context = multiprocessing.get_context("forkserver")
-            # Before the forkserver starts: it imports the record engine once for every worker.
-            self._context.set_forkserver_preload([BOOT_MODULE])
+            if self.workers > 1:
+                self._context = multiprocessing.get_context("forkserver")
+                # Before the forkserver starts: it imports the record engine once for every worker.
+                self._context.set_forkserver_preload([BOOT_MODULE])
+            else:
+                # One worker loads the record engine itself: a forkserver would only keep a second
+                # copy of it (about 70 MB of the crawl's memory on a two-core machine).
+                self._context = multiprocessing.get_context("spawn")
         while len(self._all) < self.workers:
             self._start_worker()
 

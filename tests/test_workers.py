@@ -69,19 +69,25 @@ def test_jobs_run_in_other_processes_and_the_pool_never_holds_more_than_its_capa
     assert pool.stats["peak"] == 3, "24 callers at once, at most 3 pages in the pool"
 
 
-def test_workers_start_with_trafilatura_and_the_language_model_loaded():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_start_with_trafilatura_and_the_language_model_loaded(workers):
+    """One worker is spawned and loads the record engine itself; two or more are forked from a
+    forkserver that loaded it once. Either way a job finds it loaded, and loaded once."""
     from crawler.workers import RecordPool
 
     async def main():
-        pool = RecordPool(1)
+        pool = RecordPool(workers)
         try:
-            return await pool.run(loaded_in_worker)
+            results = await asyncio.gather(*(pool.run(loaded_in_worker) for _ in range(4 * workers)))
         finally:
             pool.close()
+        return pool, results
 
-    loaded = run(main())
-    assert loaded["trafilatura"] and loaded["language_models"] == 1
-    assert loaded["language_loads"] == 1  # once, in the process workers are forked from
+    pool, results = run(main())
+    assert pool._context.get_start_method() == ("spawn" if workers == 1 else "forkserver")
+    for loaded in results:
+        assert loaded["trafilatura"] and loaded["language_models"] == 1
+        assert loaded["language_loads"] == 1  # once, when the worker (or its forkserver) started
 
 
 def test_a_job_over_the_time_budget_is_abandoned_and_the_others_go_on():
