@@ -50,7 +50,7 @@ class RecordChainPipeline:
     def process_item(self, item):
         if self.admission is None:
             return item
-        record = ItemAdapter(item).asdict()
+        record = dict(ItemAdapter(item))  # a shallow copy: asdict() would copy every nested field too
         revised, reason = self.admission.admit(record)
         if revised is None:
             state = self.admission.ledger
@@ -66,7 +66,7 @@ class RecordChainPipeline:
 
     def record_written(self, record) -> None:
         if self.admission is not None:
-            self.admission.written(ItemAdapter(record).asdict())
+            self.admission.written(ItemAdapter(record))
 
 
 class RecordStatsPipeline:

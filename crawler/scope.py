@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -73,8 +74,11 @@ class Scope:
         # A crawl started on a private address (a mirror on the local network, a test server) may
         # stay there; one started on a public site may never reach one.
         self.private_allowed = _special_address(urlsplit(start_url).hostname or "")
+        # Every page repeats the site's header and footer links: each URL is judged once (bounded).
+        self.refusal = lru_cache(maxsize=16384)(self._refusal)
 
-    def refusal(self, url: str) -> str | None:
+    def _refusal(self, url: str) -> str | None:
+        """Why ``url`` is not a page of the site (None: it is); ``refusal`` is its cached form."""
         try:
             parts = urlsplit(url)
             host = parts.hostname or ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
@@ -21,6 +22,15 @@ TRACKING_PARAMETERS = (
 def canonical_url(url: str, profile: SiteProfile) -> str:
     """Fold the profile's host aliases and scheme, drop the fragment, the default port, tracking
     parameters, a static page's query string and a trailing directory-index file name."""
+    return _canonical_url(url, profile.hosts, profile.canonical_host, profile.canonical_scheme,
+                          profile.static_pages, profile.directory_index)
+
+
+# A site's pages repeat the same header and footer links: the crawl asks for the same few URLs'
+# canonical forms on every page. Keyed on what the form depends on, bounded.
+@lru_cache(maxsize=16384)
+def _canonical_url(url: str, hosts: tuple[str, ...], canonical_host: str | None, canonical_scheme: str | None,
+                   static_pages: bool, directory_index: tuple[str, ...]) -> str:
     # w3lib drops tracking parameters, sorts query arguments, normalises percent-escapes and drops
     # the fragment.
     url = url_query_cleaner(url, TRACKING_PARAMETERS, remove=True, keep_fragments=False)
@@ -28,16 +38,16 @@ def canonical_url(url: str, profile: SiteProfile) -> str:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     port = parts.port
-    if profile.serves(host):
-        host = profile.canonical_host or host
-        scheme = profile.canonical_scheme or scheme
+    if host in hosts:  # SiteProfile.serves
+        host = canonical_host or host
+        scheme = canonical_scheme or scheme
         port = None
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     path = parts.path or "/"
     head, _, last = path.rpartition("/")
-    if last in profile.directory_index:
+    if last in directory_index:
         path = head + "/"
-    query = "" if profile.static_pages else parts.query
+    query = "" if static_pages else parts.query
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
