@@ -41,6 +41,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import lxml.html
 
@@ -101,16 +102,29 @@ def _json_ld(tree: lxml.html.HtmlElement) -> Iterator[dict]:
 
 
 def _headline_variants(node: lxml.html.HtmlElement) -> list[str]:
-    """An <h1>'s text, and the same without a kicker (a first child element with text of its own)."""
+    """An <h1>'s text, and the same without a kicker (a first child element with text of its own,
+    followed by the headline in further elements or as loose text). A kicker its class names is left
+    out for good; a short first part is only tried as one."""
     full = _collapse(node.text_content())
     variants = [full]
-    children = [child for child in node if isinstance(child.tag, str) and _collapse(child.text_content())]
-    if len(children) >= 2 and not _collapse(node.text):
-        first = children[0]
-        rest = _collapse(" ".join(_collapse(child.text_content()) for child in children[1:]))
-        if KICKER_CLASS.search(first.get("class") or "") or len(_collapse(first.text_content()).split()) <= 5:
-            variants.insert(0 if KICKER_CLASS.search(first.get("class") or "") else 1, rest)
+    children = [child for child in node if isinstance(child.tag, str)]
+    if children and not _collapse(node.text) and (kicker := _collapse(children[0].text_content())):
+        rest = _collapse(" ".join([children[0].tail or ""] + [
+            f"{child.text_content()} {child.tail or ''}" for child in children[1:]])).lstrip(" :|-–—·•")
+        if rest:
+            if KICKER_CLASS.search(children[0].get("class") or ""):
+                return [rest]
+            if len(kicker.split()) <= 5:
+                variants.append(rest)
     return [variant for variant in variants if variant]
+
+
+def _links_home(node: lxml.html.HtmlElement) -> bool:
+    """A heading whose whole text is a link to the site's front page: the site's name or logo."""
+    links = [a for a in node.iter("a") if _collapse(a.text_content())]
+    return bool(links) and all(urlsplit(a.get("href") or "").path in ("", "/", "/index.html", "/index.php")
+                               and not urlsplit(a.get("href") or "").query for a in links) and _collapse(
+        " ".join(a.text_content() for a in links)) == _collapse(node.text_content())
 
 
 def page_title(tree: lxml.html.HtmlElement) -> str | None:
@@ -140,6 +154,8 @@ def page_title(tree: lxml.html.HtmlElement) -> str | None:
 
     candidates = []
     for node in tree.xpath("//body//h1"):
+        if _links_home(node):
+            continue
         candidates += [text for text in _headline_variants(node) if len(text) < 300 and not site_name(text)]
     for candidate in candidates:
         if any(_fold(reference) == _fold(candidate) for reference in references):
