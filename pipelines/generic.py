@@ -294,12 +294,24 @@ def _htmldate(tree: lxml.html.HtmlElement, url: str | None) -> PartialDate | Non
     return when
 
 
+def _refined(shown: PartialDate, tree: lxml.html.HtmlElement, url: str | None) -> PartialDate:
+    """A visible date without its day ("Okt 2019") takes the day the URL, else the markup, states,
+    when that date agrees with every part the line shows; otherwise it stays as the line states it."""
+    if shown.day is not None:
+        return shown
+    for precise in (url_date(url), metadata_date(tree)):
+        if (precise is not None and precise.day is not None and precise.year == shown.year
+                and shown.month in (None, precise.month)):
+            return precise
+    return shown
+
+
 def page_date(tree: lxml.html.HtmlElement, url: str | None, heading: lxml.html.HtmlElement | None,
               first_line: str | None) -> tuple[PartialDate | None, str | None, str | None]:
     """(date, the visible line it was read from or None, its source: one of ``DATE_SOURCES``)."""
     visible = _visible_date(tree, heading, first_line)
     if visible is not None:
-        return visible[1], visible[0], "visible"
+        return _refined(visible[1], tree, url), visible[0], "visible"
     if (when := metadata_date(tree)) is not None:
         # Markup often writes the moment in UTC; a date in the URL is the site's own calendar day.
         in_url = url_date(url)

@@ -1,7 +1,8 @@
-"""Titles of pages without a site profile (pipelines/generic.py ``page_title``), over systematic
-variants of the markups that put something else than the headline first: a kicker the markup names
+"""Titles and dates of pages without a site profile (pipelines/generic.py ``page_title``,
+``page_date``). Titles over systematic variants of the markups that put something else than the headline first: a kicker the markup names
 by its class, in its own element or followed by the headline as loose text; and the site's name in an
-<h1> that links to the front page, before the article's own <h1>."""
+<h1> that links to the front page, before the article's own <h1>. Dates: a date line that states no
+day, beside a URL or markup that does."""
 
 from __future__ import annotations
 
@@ -62,3 +63,36 @@ def test_a_headline_that_links_to_its_own_article_is_still_the_headline():
     """Only a link to the front page makes an <h1> the site's name."""
     h1 = f'<a href="/2020/05/rheinmetall.html">{HEADLINE}</a>'
     assert page_title(page(h1, f"{HEADLINE} | {SITE}", None)) == HEADLINE
+
+
+# --- a visible date line without its day -----------------------------------------------------------
+
+from pipelines.generic import page_date  # noqa: E402
+
+DAYLESS_LINES = ["Okt 2019", "Oktober 2019", "octobre 2019", "October 2019", "octubre de 2019"]
+PRECISE = {
+    "url": ("https://blog.example/2019/10/31/eintrag/", ""),
+    "meta": ("https://blog.example/eintrag/", '<meta property="article:published_time" content="2019-10-31T08:00:00+01:00">'),
+    "json-ld": ("https://blog.example/eintrag/",
+                '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2019-10-31"}</script>'),
+}
+
+
+def _dated(line: str, url: str, head: str) -> str | None:
+    tree = lxml.html.fromstring(f"<html><head>{head}</head><body><article><h1>{HEADLINE}</h1><p>{line}</p>"
+                                f"<p>{'Der Text des Artikels. ' * 20}</p></article></body></html>")
+    when = page_date(tree, url, tree.find(".//h1"), None)[0]
+    return when.iso() if when else None
+
+
+@pytest.mark.parametrize("line,where", list(itertools.product(DAYLESS_LINES, PRECISE)))
+def test_a_dayless_date_line_takes_the_day_the_url_or_the_markup_states(line, where):
+    url, head = PRECISE[where]
+    assert _dated(line, url, head) == "2019-10-31"
+
+
+@pytest.mark.parametrize("line", DAYLESS_LINES)
+def test_a_day_that_disagrees_with_the_line_is_not_taken(line):
+    assert _dated(line, "https://blog.example/2019/11/30/eintrag/", "") == "2019-10"
+    assert _dated(line, "https://blog.example/2018/10/31/eintrag/", "") == "2019-10"
+    assert _dated(line, "https://blog.example/eintrag/", "") == "2019-10"
