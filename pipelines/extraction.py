@@ -22,7 +22,7 @@ from w3lib.url import safe_url_string
 from .dates import PartialDate, SourceLine, parse_date, parse_source_line
 from .budgets import MAX_ELEMENTS
 from .encoding import PageSkipped, collapse as _collapse
-from .generic import is_furniture, page_date, page_title, teaser_texts
+from .generic import form_texts, is_furniture, page_date, page_title, teaser_texts
 from .profiles import SiteProfile
 
 __all__ = [
@@ -115,6 +115,8 @@ class PageParts:
     date_source: str | None = None
     # Texts of its teaser items (pipelines/generic.py), for the listing test on cleaned lines.
     teasers: tuple[str, ...] = ()
+    # The text of each contact form on the page (pipelines/generic.py form_texts).
+    form_texts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -680,7 +682,7 @@ def _generic_parts(tree: lxml.html.HtmlElement, profile: SiteProfile, url: str |
     link_texts = _internal_link_texts(tree, url) if url is None or directory_like(url) else frozenset()
     return PageParts(title=title, body=lines, date_line=date_line, document_date=document_date, source=source,
                      link_share=listing_share(lines, link_texts), link_texts=link_texts, date_source=date_source,
-                     teasers=teaser_texts(tree, url))
+                     teasers=teaser_texts(tree, url), form_texts=form_texts(tree))
 
 
 def directory_like(url: str) -> bool:

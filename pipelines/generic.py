@@ -338,6 +338,41 @@ def is_furniture(line: str) -> bool:
     return FURNITURE.fullmatch(line.strip()) is not None
 
 
+# A form with a message field is a contact form, unless it is where readers comment on the article.
+_COMMENT_FORM = re.compile(r"comment|respond|reply|kommentar|comentario", re.IGNORECASE)
+# A line that is only an e-mail address or a web address: how to reach someone, not text.
+ADDRESS_LINE = re.compile(r"\s*(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*|\s*(?:https?://|www\.)\S+\s*")
+
+
+# What a contact page may show besides its form and addresses (a line or two of explanation, an
+# address) and still be one; an article, even a short one, says more.
+FORM_PAGE_MAX_CHARS = 120
+
+
+def form_texts(tree: lxml.html.HtmlElement) -> tuple[str, ...]:
+    """The whole text (folded) of each of the page's contact forms (a form with a <textarea>, not a
+    comment form): labels, buttons, loose text between the fields."""
+    texts: list[str] = []
+    for form in tree.iter("form"):
+        if form.find(".//textarea") is None:
+            continue
+        names = " ".join(f"{node.get('id') or ''} {node.get('class') or ''}"
+                         for node in (form, *form.iterancestors()))
+        if _COMMENT_FORM.search(names):
+            continue
+        values = " ".join(node.get("value") or "" for node in form.iter("input"))
+        texts.append(_fold(f"{' '.join(form.itertext())} {values}"))
+    return tuple(text for text in texts if text)
+
+
+def text_beside_forms(lines: list[str], forms: tuple[str, ...]) -> int:
+    """Characters of ``lines`` that are neither the text of one of these forms (``form_texts``)
+    nor an e-mail or web address."""
+    return sum(len(line) for line in lines
+               if not ADDRESS_LINE.fullmatch(line) and not any(_fold(line) in form for form in forms))
+
+
+
 # --------------------------------------------------------------------------- listings
 
 # Blocks a teaser item is made of, and how many of one kind make a list of teasers.

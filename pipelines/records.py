@@ -22,7 +22,7 @@ from .dates import parse_dateline
 from .encoding import PageSkipped, decode_html
 from .budgets import MAX_BYTES, MAX_ELEMENTS
 from .extraction import LISTING_LINK_SHARE, LISTING_MIN_ITEMS, PageParts, listing_share, read_page as read_tree
-from .generic import teaser_share
+from .generic import FORM_PAGE_MAX_CHARS, teaser_share, text_beside_forms
 from .language import detect_language
 from .profiles import SiteProfile, load_profile, profile_for_url
 from .schema import RECORD_FIELDS, SCHEMA_VERSION
@@ -122,6 +122,11 @@ def finish_record(draft: PageDraft, boilerplate: frozenset[str] = frozenset(), p
         link_share = max(listing_share(judged, parts.link_texts), teaser_share(parts.body, parts.teasers))
     if link_share >= LISTING_LINK_SHARE:
         raise PageSkipped("listing_page", f"{link_share:.0%} of the text is links or teaser items")
+    if parts.form_texts:
+        # A contact page: its form, an address, and the lines a site's template repeats.
+        beside = text_beside_forms(body_lines, parts.form_texts)
+        if beside < FORM_PAGE_MAX_CHARS:
+            raise PageSkipped("form_page", f"a contact form and {beside} characters of text")
     text = "\n".join(body_lines)
     if not text.strip():
         raise PageSkipped("no_text")

@@ -101,10 +101,6 @@ def assert_agrees(crawl, gold, field, paths) -> None:
         f"{path}: {str(got)[:160]!r} != gold {str(want)[:160]!r}" for path, got, want in mismatches)
 
 
-def waits_for(reason: str):
-    return pytest.mark.xfail(strict=False, reason=f"issue 11: {reason}")
-
-
 # --- the crawl --------------------------------------------------------------------------------------
 
 def test_every_gold_article_gives_exactly_one_record(cms_crawl, cms_gold):
@@ -113,7 +109,6 @@ def test_every_gold_article_gives_exactly_one_record(cms_crawl, cms_gold):
     assert max(paths.values()) == 1, "a page gave more than one record"
 
 
-@waits_for("a contact page (a form, a banner, an address) still gives a record")
 def test_listings_and_other_pages_give_no_record(cms_crawl, cms_gold):
     extra = sorted(set(cms_crawl["by_path"]) - set(cms_gold))
     assert not extra, f"{len(extra)} records from pages that are not articles: {extra}"

@@ -96,3 +96,64 @@ def test_a_day_that_disagrees_with_the_line_is_not_taken(line):
     assert _dated(line, "https://blog.example/2019/11/30/eintrag/", "") == "2019-10"
     assert _dated(line, "https://blog.example/2018/10/31/eintrag/", "") == "2019-10"
     assert _dated(line, "https://blog.example/eintrag/", "") == "2019-10"
+
+
+# --- contact pages --------------------------------------------------------------------------------
+
+from pipelines.encoding import PageSkipped  # noqa: E402
+from pipelines.records import build_record  # noqa: E402
+
+CONTACT_FORMS = {
+    "wordpress cf7": '<form class="wpcf7-form" method="post"><p><label>{name} <input type="text" name="n"></label></p>'
+                     '<p><label>{mail} <input type="email" name="e"></label></p><p><label>{message} <textarea name="m">'
+                     '</textarea></label></p><p><input type="submit" value="{send}"></p></form>',
+    "drupal webform": '<form class="webform-submission-form" id="webform-contact"><div class="form-item"><label for="a">{name}'
+                      '</label><input id="a" type="text"></div><div class="form-item"><label for="b">{message}</label>'
+                      '<textarea id="b"></textarea></div><button type="submit">{send}</button></form>',
+    "hand-made": '<form action="/cgi-bin/mail.pl" method="post">{name}: <input name="n"><br>{mail}: <input name="e">'
+                 '<br>{message}:<br><textarea name="m"></textarea><br><input type="submit" value="{send}"></form>',
+}
+WORDS = {"es": dict(name="Nombre", mail="Correo", message="Mensaje", send="Enviar", title="Contacto"),
+         "en": dict(name="Name", mail="E-mail", message="Message", send="Send", title="Contact us")}
+EXTRAS = ["", '<p><a href="mailto:archivo@example.org">archivo@example.org</a></p>',
+          "<p>Calle Mayor 12, 28013 Madrid</p>", "<p>www.example.org</p>"]
+ARTICLE = ("<p>La Corte Suprema ordenó reabrir la investigación sobre la desaparición de tres estudiantes "
+           "en 1984, después de que nuevos testigos declararan ante la fiscalía.</p>"
+           "<p>Las familias pidieron que el caso no vuelva a archivarse.</p>")
+COMMENT_FORMS = [
+    '<div id="respond" class="comment-respond"><h3>Deja un comentario</h3><form id="commentform" class="comment-form">'
+    '<p><label>Comentario <textarea name="comment"></textarea></label></p><p><label>Nombre <input name="author">'
+    '</label></p><input type="submit" value="Publicar"></form></div>',
+    '<section class="comments"><form class="comment-form" id="comment-form"><label>Your comment</label><textarea>'
+    '</textarea><button>Post</button></form></section>',
+]
+
+
+def _page(title: str, content: str) -> bytes:
+    return (f'<html><head><title>{title} | Voces del Sur</title></head><body><header><a href="/">Voces del Sur</a>'
+            f'</header><main><article><h1 class="entry-title">{title}</h1><div class="entry-content">{content}</div>'
+            '</article></main><footer><p>© 2024 Voces del Sur</p></footer></body></html>').encode()
+
+
+@pytest.mark.parametrize("form,language,extra", list(itertools.product(CONTACT_FORMS, WORDS, EXTRAS)))
+def test_a_contact_page_gives_no_record(form, language, extra):
+    words = WORDS[language]
+    body = _page(words["title"], extra + CONTACT_FORMS[form].format(**words))
+    with pytest.raises(PageSkipped) as skipped:
+        build_record(body, "https://vocesdelsur.example.org/contacto/")
+    assert skipped.value.reason == "form_page"
+
+
+@pytest.mark.parametrize("comments", COMMENT_FORMS)
+def test_a_short_article_with_a_comment_form_is_an_article(comments):
+    record = build_record(_page("Reabren el caso de los estudiantes", ARTICLE + comments),
+                          "https://vocesdelsur.example.org/noticias/reabren-caso/")
+    assert record["text"].startswith("La Corte Suprema ordenó")
+
+
+@pytest.mark.parametrize("form", CONTACT_FORMS)
+def test_an_article_that_ends_with_a_contact_form_is_an_article(form):
+    content = ARTICLE * 2 + CONTACT_FORMS[form].format(**WORDS["es"])
+    record = build_record(_page("Reabren el caso de los estudiantes", content),
+                          "https://vocesdelsur.example.org/noticias/reabren-caso/")
+    assert "Las familias pidieron" in record["text"]
