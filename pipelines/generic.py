@@ -1,8 +1,9 @@
 """What a page of a site without a profile says about itself: its headline and its date.
 
 **Title** (``page_title``): the headline of the article, not the site's name. The candidates are the
-page's ``<h1>`` elements (each also without a kicker: a first child element whose class says
-kicker/overline/Dachzeile, or whose text the page's other titles leave out), and the references
+page's ``<h1>`` elements (without a kicker whose class says kicker/overline/Dachzeile, and also tried
+without a short first part the page's other titles leave out; never an ``<h1>`` that is a link to
+the front page: the site's name or logo), and the references
 ``og:title``/``twitter:title``, JSON-LD ``headline``, ``<title>`` and the parts of ``<title>``
 between separators (" | ", " - ", " – ", ...). In order:
 
@@ -20,7 +21,8 @@ between separators (" | ", " - ", " – ", ...). In order:
 1. (a site profile's own date line: ``pipelines/extraction.py``, templated pages);
 2. ``visible``: a line that is wholly a date (a label, a time, a byline around it allowed: see
    ``pipelines.dates.find_labelled_date``) among the first lines under the headline, or the first
-   line of the main text;
+   line of the main text; a line without its day ("Okt 2019") takes the day of a date in the URL,
+   else in the markup, that agrees with what the line shows;
 3. ``metadata``: the page's publication date in its markup: ``<meta>`` publication tags
    (``article:published_time``, ``datePublished``, Dublin Core ``date``/``date.issued``, ...),
    JSON-LD ``datePublished``, ``<time datetime>`` marked as the publication time or inside the
@@ -33,6 +35,10 @@ the moment in UTC, the URL the site's own calendar day).
 
 A footer's copyright range, a counter or a teaser's date is never one of these: lines are read only
 under the headline, and numbers alone are not dates (``pipelines/dates.py``).
+
+**Contact pages** (``form_texts``): a page with a contact form (a ``<textarea>``, not a comment
+form) that shows less than ``FORM_PAGE_MAX_CHARS`` of text besides the form and addresses gives no
+record (``pipelines/records.py``: ``form_page``).
 """
 
 from __future__ import annotations
@@ -119,12 +125,16 @@ def _headline_variants(node: lxml.html.HtmlElement) -> list[str]:
     return [variant for variant in variants if variant]
 
 
+_FRONT_PAGE_PATHS = ("", "/", "/index.html", "/index.htm", "/index.php")
+
+
 def _links_home(node: lxml.html.HtmlElement) -> bool:
     """A heading whose whole text is a link to the site's front page: the site's name or logo."""
     links = [a for a in node.iter("a") if _collapse(a.text_content())]
-    return bool(links) and all(urlsplit(a.get("href") or "").path in ("", "/", "/index.html", "/index.php")
-                               and not urlsplit(a.get("href") or "").query for a in links) and _collapse(
-        " ".join(a.text_content() for a in links)) == _collapse(node.text_content())
+    if not links or _collapse(" ".join(a.text_content() for a in links)) != _collapse(node.text_content()):
+        return False
+    targets = [urlsplit((a.get("href") or "").strip()) for a in links]
+    return all(target.path in _FRONT_PAGE_PATHS and not target.query for target in targets)
 
 
 def page_title(tree: lxml.html.HtmlElement) -> str | None:
@@ -342,8 +352,6 @@ def is_furniture(line: str) -> bool:
 _COMMENT_FORM = re.compile(r"comment|respond|reply|kommentar|comentario", re.IGNORECASE)
 # A line that is only an e-mail address or a web address: how to reach someone, not text.
 ADDRESS_LINE = re.compile(r"\s*(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*|\s*(?:https?://|www\.)\S+\s*")
-
-
 # What a contact page may show besides its form and addresses (a line or two of explanation, an
 # address) and still be one; an article, even a short one, says more.
 FORM_PAGE_MAX_CHARS = 120
@@ -370,7 +378,6 @@ def text_beside_forms(lines: list[str], forms: tuple[str, ...]) -> int:
     nor an e-mail or web address."""
     return sum(len(line) for line in lines
                if not ADDRESS_LINE.fullmatch(line) and not any(_fold(line) in form for form in forms))
-
 
 
 # --------------------------------------------------------------------------- listings
