@@ -74,8 +74,8 @@ class Scope:
         # A crawl started on a private address (a mirror on the local network, a test server) may
         # stay there; one started on a public site may never reach one.
         self.private_allowed = _special_address(urlsplit(start_url).hostname or "")
-        # Every page repeats the site's header and footer links: each URL is judged once (bounded).
-        self.refusal = lru_cache(maxsize=16384)(self._refusal)
+        # Every page repeats the site's header and footer links: those are judged once (a small LRU).
+        self.refusal = lru_cache(maxsize=1024)(self._refusal)
 
     def _refusal(self, url: str) -> str | None:
         """Why ``url`` is not a page of the site (None: it is); ``refusal`` is its cached form."""

@@ -293,6 +293,15 @@ class RecordPool:
             finally:
                 self._held -= 1
 
+    def start(self) -> None:
+        """Start the worker processes now rather than with the first job: a worker loads the record
+        engine (about a second), meanwhile the crawl fetches robots.txt and its first pages. Called
+        from the event loop that will run the jobs; does nothing for an inline pool."""
+        if self.inline or self._closed or self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._start_workers()
+
     # ----------------------------------------------------------------- processes
 
     def _submit(self, function: Callable, args: tuple) -> asyncio.Future:

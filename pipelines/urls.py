@@ -27,8 +27,9 @@ def canonical_url(url: str, profile: SiteProfile) -> str:
 
 
 # A site's pages repeat the same header and footer links: the crawl asks for the same few URLs'
-# canonical forms on every page. Keyed on what the form depends on, bounded.
-@lru_cache(maxsize=16384)
+# canonical forms on every page. Keyed on what the form depends on; a small LRU keeps those (a
+# large one would grow with the crawl: about 400 bytes an entry).
+@lru_cache(maxsize=1024)
 def _canonical_url(url: str, hosts: tuple[str, ...], canonical_host: str | None, canonical_scheme: str | None,
                    static_pages: bool, directory_index: tuple[str, ...]) -> str:
     # w3lib drops tracking parameters, sorts query arguments, normalises percent-escapes and drops

@@ -149,6 +149,7 @@ class ArchiveSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The start page; then what a resumed crawl still has to do, or every page a new crawl re-checks."""
+        self.reader.pool.start()  # the workers load the record engine while the first requests go out
         # In full when its feeds are to be read (crawler/discovery.py): a 304 has no <head>.
         request = self._request(self.start_url, conditional=not self.discovery.feeds)
         if request is not None:
