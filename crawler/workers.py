@@ -324,7 +324,7 @@ class RecordPool:
                 self._context.set_forkserver_preload([BOOT_MODULE])
             else:
                 # One worker loads the record engine itself: a forkserver would only keep a second
-                # copy of it (about 70 MB of the crawl's memory on a two-core machine).
+                # copy of it (the crawl's tree PSS on the throughput mirror: 250 -> 236 MB).
                 self._context = multiprocessing.get_context("spawn")
         while len(self._all) < self.workers:
             self._start_worker()

@@ -84,7 +84,8 @@ def load_check():
     draft 7: it uses no keyword whose meaning differs between the two drafts.)"""
     checker = Draft202012Validator.FORMAT_CHECKER
     schema = {**load_validator().schema, "$schema": "http://json-schema.org/draft-07/schema#"}
-    formats = {name: (lambda value, name=name: checker.conforms(value, name)) for name in ("date", "date-time", "uri")}
+    formats = {name: (lambda value, name=name: checker.conforms(value, name))
+               for name in ("date", "date-time", "uri")}
     return fastjsonschema.compile(schema, formats=formats)
 
 
@@ -112,8 +113,8 @@ def record_errors(record: Mapping) -> list[str]:
     record = dict(record)
     try:
         load_check()(record)
-    except fastjsonschema.JsonSchemaException:
-        pass  # jsonschema says why, below
+    except (fastjsonschema.JsonSchemaException, TypeError, ValueError):
+        pass  # not valid, or not what the compiled check expects: jsonschema judges it and says why
     else:
         return _digest_errors(record)
     errors = sorted(load_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
