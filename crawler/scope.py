@@ -33,7 +33,7 @@ from pipelines.urls import site_key
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-__all__ = ["INTERNAL", "OutOfScope", "Scope", "ScopeMiddleware"]
+__all__ = ["INTERNAL", "OutOfScope", "Scope", "ScopeMiddleware", "special_address"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class OutOfScope(IgnoreRequest):
         self.reason = reason
 
 
-def _special_address(host: str) -> bool:
+def special_address(host: str) -> bool:
     """A loopback, private, link-local, reserved or unspecified address, or a localhost name."""
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
@@ -73,7 +73,7 @@ class Scope:
         self.site = site_key(start_url, profile)
         # A crawl started on a private address (a mirror on the local network, a test server) may
         # stay there; one started on a public site may never reach one.
-        self.private_allowed = _special_address(urlsplit(start_url).hostname or "")
+        self.private_allowed = special_address(urlsplit(start_url).hostname or "")
         # Every page repeats the site's header and footer links: those are judged once (a small LRU).
         self.refusal = lru_cache(maxsize=1024)(self._refusal)
 
@@ -89,7 +89,7 @@ class Scope:
             return "scheme"
         if not host or site_key(url, self.profile) != self.site:
             return "offsite"
-        if not self.private_allowed and _special_address(host):
+        if not self.private_allowed and special_address(host):
             return "private_address"
         return None
 
@@ -97,7 +97,7 @@ class Scope:
         """Why the answer from ``ip_address`` (an ``ipaddress`` object, or None) cannot be used."""
         if ip_address is None or self.private_allowed:
             return None
-        return "private_address" if _special_address(str(ip_address)) else None
+        return "private_address" if special_address(str(ip_address)) else None
 
 
 class ScopeMiddleware:

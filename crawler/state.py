@@ -29,7 +29,6 @@ or fetched in full by a crawl without ``WARC_DIR``) is fetched unconditionally (
 from __future__ import annotations
 
 import gzip
-import ipaddress
 import json
 import re
 import sqlite3
@@ -181,16 +180,6 @@ def site_slug(site: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", site)
 
 
-def _is_local(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local
-
-
 def requires_contact(settings: BaseSettings, start_url: str) -> bool:
     """A crawl of a real (non-local) site must name its operator, unless USER_AGENT is set outright."""
     if settings.get("CONTACT_URL"):
@@ -199,7 +188,9 @@ def requires_contact(settings: BaseSettings, start_url: str) -> bool:
 
     if (settings.getpriority("USER_AGENT") or 0) >= SETTINGS_PRIORITIES["cmdline"]:
         return False
-    return not _is_local((urlsplit(start_url).hostname or "").lower())
+    from crawler.scope import special_address
+
+    return not special_address(urlsplit(start_url).hostname or "")
 
 
 def previous_records(output: str | None) -> Iterator[dict]:
