@@ -73,6 +73,7 @@ from crawler.schedule import (
     RunLogError,
     Schedule,
     _new_files,
+    begin_run,
     decide,
     iso,
     next_slot,
@@ -902,27 +903,11 @@ def _crawl_on_node(crawl: Crawl, schedule: Schedule, call: Call, clock: Callable
             return outcomes + [Outcome(crawl, "error", message, decision)]
         output, log = _new_files(crawl.output, now, runs)
         job = job_id(crawl, output)
-        run = {
-            "slot": iso(decision.slot),
-            "reason": decision.reason,
-            "started": iso(now),
-            "ended": None,
-            "exit_status": None,
-            "output": output.name,
-            "log": log.name,
-            "node": name,
-            "job": job,
-            "version": view.version,
-            "spider": crawl.spider,
-            "site": site_of(crawl),
-        }
-        runs.append(run)
-        try:
-            write_runs(crawl.output, crawl.name, runs)
-        except OSError as exc:
-            message = f"{crawl.name}: not run: cannot write the run log in {crawl.output}: {exc.strerror or exc}"
-            say(message)
-            return outcomes + [Outcome(crawl, "error", message, decision)]
+        run, problem = begin_run(crawl, runs, decision, now, output, log, node=name, job=job,
+                                 version=view.version, spider=crawl.spider, site=site_of(crawl))
+        if problem is not None:
+            say(problem)
+            return outcomes + [Outcome(crawl, "error", problem, decision)]
         form = [("project", cluster.project), ("spider", crawl.spider), ("_version", view.version), ("jobid", job)]
         if crawl.start_url:
             form.append(("start_url", crawl.start_url))

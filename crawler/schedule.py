@@ -63,6 +63,7 @@ __all__ = [
     "Outcome",
     "ProjectCheck",
     "RunLogError",
+    "begin_run",
     "crawl_command",
     "decide",
     "latest_slot",
@@ -603,6 +604,22 @@ def _new_files(folder: Path, moment: datetime, runs: list[dict] = ()) -> tuple[P
     return folder / f"{name}.jsonl", folder / f"{name}.log"
 
 
+def begin_run(crawl: Crawl, runs: list[dict], decision: Decision, now: datetime, output: Path, log: Path,
+              **where: object) -> tuple[dict, str | None]:
+    """A new run entry for ``decision`` (its slot and reason, its output and log files, and ``where``
+    it runs: a local ``pid`` and ``command``, or a node's job), appended to ``runs`` and written to
+    the crawl's run log before the run starts. (entry, None), or (entry, the one-line error that kept
+    it from being written)."""
+    run = {"slot": iso(decision.slot), "reason": decision.reason, "started": iso(now), "ended": None,
+           "exit_status": None, "output": output.name, "log": log.name, **where}
+    runs.append(run)
+    try:
+        write_runs(crawl.output, crawl.name, runs)
+    except OSError as exc:
+        return run, f"{crawl.name}: not run: cannot write the run log in {crawl.output}: {exc.strerror or exc}"
+    return run, None
+
+
 def _wait(process: subprocess.Popen) -> int:
     """Wait for the crawl; SIGTERM, SIGINT and SIGHUP sent to the runner are passed on to it once.
 
@@ -669,24 +686,10 @@ def run_crawl(crawl: Crawl, clock: Callable[[], datetime], say: Callable[[str], 
             return Outcome(crawl, "not_due", message, decision)
         output, log = _new_files(crawl.output, now, runs)
         command = crawl_command(crawl, output)
-        run = {
-            "slot": iso(decision.slot),
-            "reason": decision.reason,
-            "started": iso(now),
-            "ended": None,
-            "exit_status": None,
-            "output": output.name,
-            "log": log.name,
-            "pid": None,
-            "command": command,
-        }
-        runs.append(run)
-        try:
-            write_runs(crawl.output, crawl.name, runs)
-        except OSError as exc:
-            message = f"{crawl.name}: not run: cannot write the run log in {crawl.output}: {exc.strerror or exc}"
-            say(message)
-            return Outcome(crawl, "error", message, decision)
+        run, problem = begin_run(crawl, runs, decision, now, output, log, pid=None, command=command)
+        if problem is not None:
+            say(problem)
+            return Outcome(crawl, "error", problem, decision)
         say(f"{crawl.name}: started {run['started']} ({decision.reason}): {output}")
         env = dict(os.environ)
         env.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
