@@ -628,6 +628,9 @@ def read_responses(path: str | os.PathLike, start: int = 0, end: int | None = No
                 break
             block = _parsed(records, record.raw_stream.read)
             # warcio stops quietly at the end of a cut-off gzip member: check the declared length.
+            if record.length is None:  # cut inside its WARC headers: no Content-Length was read
+                raise ArchiveLoadFailed(f"record {record.rec_headers.get_header('WARC-Record-ID')} is cut short "
+                                        "in its headers")
             expected = record.length - (record.http_headers.total_len if record.http_headers else 0)
             if len(block) != expected:
                 raise ArchiveLoadFailed(

@@ -43,10 +43,11 @@ def _return_free_memory() -> None:
     """Give the heap left over from loading (the model file is read through temporary copies) back
     to the system before workers are forked, so they do not inherit it (glibc only)."""
     import ctypes
-    import ctypes.util
 
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        # The symbols already loaded in this process (libc's among them): ctypes.util.find_library
+        # would run ldconfig in a subprocess.
+        ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
         pass
 

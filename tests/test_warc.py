@@ -265,3 +265,33 @@ def test_headers_are_made_consistent_with_the_stored_body():
         ("X-Archive-Orig-Content-Length", "99"), ("Content-Length", "10"), ("Content-Type", "text/html")]
     assert archival_response_headers([("Transfer-Encoding", "chunked"), ("Content-Type", "text/html")], 10) == [
         ("X-Archive-Orig-Transfer-Encoding", "chunked"), ("Content-Type", "text/html"), ("Content-Length", "10")]
+
+
+def test_a_file_cut_anywhere_reads_up_to_the_cut_and_says_so(warc_crawl, tmp_path):
+    """A WARC file cut short (a disk full, a copy stopped) gives the responses before the cut and
+    then warcio's ArchiveLoadFailed, wherever the cut falls: inside a body, inside a record's WARC
+    headers (no Content-Length read), inside its gzip member. Never another exception."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    from crawler.warc import read_responses
+
+    source = warc_crawl["warc_files"][0]
+    data = source.read_bytes()
+    with open(source, "rb") as stream:
+        iterator = ArchiveIterator(stream)
+        starts = [iterator.get_record_offset() for _ in iterator]
+    whole = [response.url for response in read_responses(source)]
+    # Just inside each record's gzip member and its headers, and evenly across the file.
+    cuts = sorted({start + delta for start in starts[1:40] for delta in (1, 12, 30, 60)}
+                  | set(range(1, len(data), max(1, len(data) // 60))))
+    for cut in cuts:
+        damaged = tmp_path / "cut.warc.gz"
+        damaged.write_bytes(data[:cut])
+        read = []
+        try:
+            for response in read_responses(damaged):
+                read.append(response.url)
+        except ArchiveLoadFailed:
+            pass
+        assert read == whole[:len(read)], cut

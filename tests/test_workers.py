@@ -257,7 +257,8 @@ def test_a_worker_killed_during_a_crawl_loses_no_record(fixture_site, gold, tmp_
         while killed is None and time.monotonic() < deadline and process.poll() is None:
             # The workers are the children of multiprocessing's forkserver, a child of the crawl.
             servers = [p for p in _descendants(process.pid) if "forkserver" in _cmdline(p)]
-            workers = [w for server in servers for w in _descendants(server)]
+            # (only the forked workers: not a helper the forkserver runs while it boots, e.g. ldconfig)
+            workers = [w for server in servers for w in _descendants(server) if "forkserver" in _cmdline(w)]
             if workers:
                 killed = workers[0]
                 os.kill(killed, signal.SIGKILL)
