@@ -484,12 +484,13 @@ def _trafilatura_lines(tree: lxml.html.HtmlElement, url: str | None, profile: Si
     """trafilatura's main text as lines, read from its XML output: a paragraph (its ``<lb/>`` breaks
     kept), a heading, a list item, a table row (cells joined by a space) each give lines, without the
     Markdown marks its text output adds ("- ", "| ... |")."""
-    options = _trafilatura_options(profile)
-    lines = _xml_text(trafilatura.extract(tree, url=url, with_metadata=False, output_format="xml",
-                                          config=TRAFILATURA_CONFIG, **options))
+    def extracted(config) -> list[str]:
+        return _xml_text(trafilatura.extract(tree, url=url, with_metadata=False, output_format="xml",
+                                             config=config, **_trafilatura_options(profile)))
+
+    lines = extracted(TRAFILATURA_CONFIG)
     if len(lines) <= 1:  # nothing, or the fallback's one flat line: a short article?
-        short = _xml_text(trafilatura.extract(tree, url=url, with_metadata=False, output_format="xml",
-                                              config=SHORT_TEXT_CONFIG, **options))
+        short = extracted(SHORT_TEXT_CONFIG)
         if len(short) > 1:
             return short
     return lines
