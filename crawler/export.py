@@ -42,7 +42,6 @@ __all__ = [
 
 ARROW_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "record-v1.arrow.json"
 GENERATOR = "python -m crawler.export"
-PRECISIONS = {4: "year", 7: "month", 10: "day"}
 ROWS_PER_GROUP = 10_000
 BYTES_PER_GROUP = 64 << 20  # of JSON: a row group of at most about this much text
 

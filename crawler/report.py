@@ -51,10 +51,12 @@ from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.misc import load_object
 
 from crawler.extensions import (
+    DOWNLOAD_ERROR_PREFIX,
     FAILED_KEY,
     INTERRUPTED_EXIT,
     INTERRUPTED_KEY,
     SHUTDOWN,
+    TOO_LARGE_KEY,
     CrawlOutcome,
     _is_refusal,
     crawl_outcome_decided,
@@ -93,8 +95,6 @@ URLS_SHOWN = 20
 
 # Scrapy 2.19 raises DownloadCancelledError only when a body exceeds DOWNLOAD_MAXSIZE (announced by
 # Content-Length, or counted while it arrives); RetryMiddleware does not retry it.
-TOO_LARGE_KEY = "downloader/exception_type_count/scrapy.exceptions.DownloadCancelledError"
-DOWNLOAD_ERROR_PREFIX = "downloader/exception_type_count/"
 
 # Normalised skip reasons -> the stats they add up. ``archive/skipped/*`` keys not named here are
 # reported under their own name.
@@ -283,17 +283,14 @@ def _by_suffix(stats: dict[str, Any], prefix: str) -> dict[str, int]:
     return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _status_key(code: str) -> tuple[int, str]:
-    return (int(code), code) if code.isdigit() else (10**6, code)
+def _numeric_key(value: str) -> tuple[int, str]:
+    """Sorts "404" after "200" and a non-number (an HTTP status, a year) last."""
+    return (int(value), value) if value.isdigit() else (10**6, value)
 
 
 def _int(stats: dict[str, Any], key: str) -> int:
     value = stats.get(key, 0)
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-def _year_key(year: str) -> tuple[int, str]:
-    return (int(year), year) if year.isdigit() else (10**6, year)
 
 
 def empty_urls() -> dict[str, Any]:
@@ -343,7 +340,7 @@ def build_report(
     interrupted = not failure and (finish_reason == SHUTDOWN or bool(stats.get(INTERRUPTED_KEY)))
     status = "failed" if failure else "interrupted" if interrupted else "ok"
 
-    by_status = dict(sorted(_by_suffix(stats, STATUS_PREFIX).items(), key=lambda kv: _status_key(kv[0])))
+    by_status = dict(sorted(_by_suffix(stats, STATUS_PREFIX).items(), key=lambda kv: _numeric_key(kv[0])))
     fetched = sum(by_status.values())
     passed = _int(stats, "archive/records") or _int(stats, "item_scraped_count")
     if WRITTEN in stats:
@@ -370,7 +367,7 @@ def build_report(
         if key.startswith(SKIPPED_PREFIX) and key not in named and isinstance(value, int):
             skipped[key[len(SKIPPED_PREFIX):]] = value
             detail[key] = value
-    skipped["http_error"] = dict(sorted(_by_suffix(stats, HTTP_ERROR_PREFIX).items(), key=lambda kv: _status_key(kv[0])))
+    skipped["http_error"] = dict(sorted(_by_suffix(stats, HTTP_ERROR_PREFIX).items(), key=lambda kv: _numeric_key(kv[0])))
 
     download_errors = {
         k.rsplit("/", 1)[1].rsplit(".", 1)[-1]: _int(stats, k)
@@ -379,7 +376,7 @@ def build_report(
     }
     refused_scope = _by_suffix(stats, "archive/scope/refused/")
     records_missing = {f: max(written - _int(stats, f"{prefix}with/{f}"), 0) for f in DATE_FIELDS}
-    by_year = dict(sorted(_by_suffix(stats, f"{WRITTEN}/year/").items(), key=lambda kv: _year_key(kv[0])))
+    by_year = dict(sorted(_by_suffix(stats, f"{WRITTEN}/year/").items(), key=lambda kv: _numeric_key(kv[0])))
 
     report = {
         "report_version": REPORT_VERSION,
@@ -623,7 +620,7 @@ def group_outcomes(rows: Iterable[tuple[str, str, str | None, str | None]]) -> t
         elif head == "not_followed":
             not_followed.setdefault(reason, []).append(_entry(url, detail, source))
     if "http_error" in skipped:
-        skipped["http_error"] = dict(sorted(skipped["http_error"].items(), key=lambda kv: _status_key(kv[0])))
+        skipped["http_error"] = dict(sorted(skipped["http_error"].items(), key=lambda kv: _numeric_key(kv[0])))
     return urls, off_host
 
 
@@ -1005,7 +1002,7 @@ def _clock(seconds: float) -> str:
 def charts(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(title, caption, svg) of the plots that have something to show."""
     out = []
-    records, written = report["records"], report["records"]["written"]
+    written = report["records"]["written"]
     years = {k: v for k, v in report["records_by_year"].items() if k.isdigit()}
     if years:
         first, last = min(map(int, years)), max(map(int, years))
@@ -1042,7 +1039,6 @@ def charts(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     if report["languages"]:
         out.append(("Records per language", f"{len(report['languages'])} languages",
                     svg_hbars(list(report["languages"].items()), "Records per language", colours=["#6a4c93"] * len(report["languages"]))))
-    del records
     return out
 
 
