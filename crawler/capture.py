@@ -33,7 +33,7 @@ from scrapy.statscollectors import StatsCollector
 
 from crawler.extensions import CrawlOutcome, os_error_text
 from crawler.warc import CAPTURE_DESCRIPTION, HttpExchange, WarcWriter
-from pipelines.urls import canonical_url
+from pipelines.urls import canonical_or_itself
 
 __all__ = ["WARC_UNWRITABLE", "WarcCaptureMiddleware", "warc_dir_problem"]
 
@@ -144,13 +144,7 @@ class WarcCaptureMiddleware:
 
     def _key(self, url: str) -> str:
         """The page a URL is, in the crawl state: its canonical URL under the spider's profile."""
-        profile = getattr(getattr(self.crawler, "spider", None), "profile", None)
-        if profile is None:
-            return url
-        try:
-            return canonical_url(url, profile)
-        except ValueError:
-            return url
+        return canonical_or_itself(url, getattr(getattr(self.crawler, "spider", None), "profile", None))
 
     def _unwritable(self, problem: str) -> None:
         """One line, and the crawl stops before its first request (finish reason ``warc_unwritable``)."""

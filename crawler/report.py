@@ -1640,11 +1640,10 @@ class CrawlReport:
             return details
         reader = getattr(spider, "reader", None)
         held_urls = [getattr(draft, "url", None) for draft in getattr(reader, "held", None) or []]
-        from pipelines.urls import canonical_url
+        from pipelines.urls import canonical_or_itself
 
         profile = getattr(spider, "profile", None)
-        canonical = (lambda u: canonical_url(u, profile)) if profile is not None else (lambda u: u)
-        held = {canonical(u) for u in held_urls if u}
+        held = {canonical_or_itself(u, profile) for u in held_urls if u}
         start = getattr(spider, "start_url", None)
         try:
             state = CrawlState(self.state_path, read_only=True)
@@ -1658,7 +1657,7 @@ class CrawlReport:
             details.update(
                 urls=urls, off_host=off_host,
                 queue={"queued": queued, "finished": finished, "pending": queued - finished},
-                completeness=completeness(state, self.run["crawl"], canonical(start) if start else None, held),
+                completeness=completeness(state, self.run["crawl"], canonical_or_itself(start, profile) if start else None, held),
             )
         except sqlite3.Error as exc:
             logger.warning("The crawl report cannot read the crawl state %s: %s", self.state_path, exc)

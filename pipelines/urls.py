@@ -9,7 +9,7 @@ from w3lib.url import canonicalize_url, url_query_cleaner
 
 from .profiles import SiteProfile
 
-__all__ = ["canonical_url", "site_key"]
+__all__ = ["canonical_or_itself", "canonical_url", "site_key"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Query parameters that only track where a visitor came from: never part of a page's identity.
@@ -24,6 +24,17 @@ def canonical_url(url: str, profile: SiteProfile) -> str:
     parameters, a static page's query string and a trailing directory-index file name."""
     return _canonical_url(url, profile.hosts, profile.canonical_host, profile.canonical_scheme,
                           profile.static_pages, profile.directory_index)
+
+
+def canonical_or_itself(url: str, profile: SiteProfile | None) -> str:
+    """The canonical form of any URL found (another host's too), or the URL itself when it has
+    none (a malformed port) or there is no profile to judge it by."""
+    if profile is None:
+        return url
+    try:
+        return canonical_url(url, profile)
+    except ValueError:
+        return url
 
 
 # A site's pages repeat the same header and footer links: the crawl asks for the same few URLs'

@@ -33,7 +33,7 @@ from crawler.state import (
 from crawler.workers import PageJob, RecordPool, configure, default_workers
 from pipelines.boilerplate import BoilerplateModel
 from pipelines.profiles import SiteProfile, load_profile
-from pipelines.urls import canonical_url, site_key
+from pipelines.urls import canonical_or_itself, canonical_url, site_key
 
 # A request that needs no network: it only gives held pages a callback to be released from.
 RELEASE_URL = "data:,"
@@ -173,7 +173,7 @@ class ArchiveSpider(scrapy.Spider):
         refusal = self.scope.refusal(url)
         if refusal is not None:
             self._count(f"links/out_of_scope/{refusal}")
-            self.state.outcome(_canonical(url, self.profile), f"refused/out_of_scope/{refusal}")
+            self.state.outcome(canonical_or_itself(url, self.profile), f"refused/out_of_scope/{refusal}")
             return None
         canonical = canonical_url(url, self.profile)
         if not resuming and self.frontier.page_budget and self.frontier.queued >= self.frontier.page_budget:
@@ -265,7 +265,7 @@ class ArchiveSpider(scrapy.Spider):
         if links and (own is None or own.reason == "listing_page" or start in (requested, canonical)):
             # An index page (or a page held for learning, which may be one): the crawl report
             # compares the links it lists with what the crawl made of them (crawler/report.py).
-            self.state.index_links(canonical, (_canonical(link, self.profile) for link in links))
+            self.state.index_links(canonical, (canonical_or_itself(link, self.profile) for link in links))
         # Links first: a page is only finished once what it links to is queued.
         for request in self._follow(links, response):
             yield request
@@ -309,7 +309,7 @@ class ArchiveSpider(scrapy.Spider):
         for link in links:
             if self.scope.refusal(link) is not None:
                 self._count("links/offsite")
-                self.state.outcome(_canonical(link, self.profile), "off_host", None, response.url)
+                self.state.outcome(canonical_or_itself(link, self.profile), "off_host", None, response.url)
             elif not self.state.is_queued(canonical_url(link, self.profile)):
                 new.append(link)  # a link met before is not a new hop, whatever its depth here
         # A page that finds nothing new but more of its own kind may be a generated one (a trap).
@@ -323,14 +323,6 @@ class ArchiveSpider(scrapy.Spider):
             request = self._request(link, meta=meta)
             if request is not None:
                 yield request
-
-
-def _canonical(url: str, profile: SiteProfile) -> str:
-    """The canonical form of any URL found (another host's too), or the URL itself if it has none."""
-    try:
-        return canonical_url(url, profile)
-    except ValueError:
-        return url
 
 
 def _referer(request) -> str | None:
