@@ -73,6 +73,7 @@ from crawler.schedule import (
     RunLogError,
     Schedule,
     _new_files,
+    _record,
     begin_run,
     decide,
     iso,
@@ -766,15 +767,6 @@ def _finished_message(crawl: Crawl, run: dict) -> str:
     extra = run.get("error") or run.get("note")
     return (f"{crawl.name}: finished on node {run['node']} (job {run['job']}), {status}; {', '.join(where)}"
             + (f"; {extra}" if extra else ""))
-
-
-def _record(crawl: Crawl, runs: list[dict], say: Callable[[str], None]) -> bool:
-    try:
-        write_runs(crawl.output, crawl.name, runs)
-    except OSError as exc:
-        say(f"{crawl.name}: cannot write the run log in {crawl.output}: {exc.strerror or exc}")
-        return False
-    return True
 
 
 @dataclass
